@@ -1,0 +1,1 @@
+"""Data, teacher training, distillation, export and evaluation of the crisis mini-models."""

@@ -1,0 +1,35 @@
+"""Export a sequence classifier to ONNX (logits output, dynamic batch and sequence axes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def export_onnx(model, path: str | Path, opset: int = 17) -> Path:
+    """Export a Hugging Face ``*ForSequenceClassification`` (in eval mode) to ONNX."""
+    import torch
+
+    path = Path(path)
+    input_names = ["input_ids", "attention_mask"]
+    if getattr(model.config, "type_vocab_size", 0) and model.config.model_type == "bert":
+        input_names.append("token_type_ids")
+    dummy = {
+        "input_ids": torch.ones((2, 8), dtype=torch.long),
+        "attention_mask": torch.ones((2, 8), dtype=torch.long),
+    }
+    if "token_type_ids" in input_names:
+        dummy["token_type_ids"] = torch.zeros((2, 8), dtype=torch.long)
+    axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
+    axes["logits"] = {0: "batch"}
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            input_names=input_names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+    return path

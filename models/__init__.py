@@ -1,0 +1,1 @@
+"""Inference runtime (ONNX Runtime) and the shipped crisis model packages."""
