@@ -25,6 +25,8 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
 fi
 
+# Dashboard browser tests: Playwright-Python (a dev extra above) drives Debian's Chromium at
+# /usr/bin/chromium through executable_path; `playwright install` (a browser download) is not used.
 if [ "${WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -33,3 +33,28 @@ def export_onnx(model, path: str | Path, opset: int = 17) -> Path:
             dynamo=False,
         )
     return path
+
+
+def export_folder(model_dir: str | Path, out_dir: str | Path) -> tuple[Path, str]:
+    """Export a saved Hugging Face classifier folder to ``out_dir/model.onnx``.
+
+    Uses optimum's ONNX exporter (``ORTModelForSequenceClassification.from_pretrained(...,
+    export=True)``, offline on a local folder); falls back to :func:`export_onnx`
+    (``torch.onnx.export``) if optimum is missing or fails. Returns (path, exporter used).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        from optimum.onnxruntime import ORTModelForSequenceClassification
+
+        ORTModelForSequenceClassification.from_pretrained(model_dir, export=True).save_pretrained(
+            out
+        )
+        return out / "model.onnx", "optimum.exporters.onnx"
+    except ImportError:
+        pass
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    model.config.save_pretrained(out)
+    return export_onnx(model, out / "model.onnx"), "torch.onnx.export"

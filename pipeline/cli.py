@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -52,8 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Beam warns at import that optional GCP client libraries are missing: noise for a CLI.
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Commands that set_defaults(pass_through=True) (e.g. `run`) receive unknown flags in
+    # args.extra_args (Beam's own options); for every other command they are an error.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "pass_through", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_args = extra
     try:
         return int(args.func(args) or 0)
     except TriageError as exc:

@@ -27,3 +27,26 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} not present (set TRIAGE_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A real Tansu broker (memory storage) on a free port for the whole test session."""
+    import sys
+
+    from pipeline.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    yield broker
+    readers = sys.modules.get("pipeline.kafka.readers")
+    if readers is not None:  # close cached source consumers before the broker goes away
+        readers.READERS.close_all()
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(kafka_broker):
+    """KafkaSettings pointing at ``kafka_broker``."""
+    from pipeline.kafka.config import KafkaSettings
+
+    return KafkaSettings(bootstrap_servers=kafka_broker.bootstrap_servers)

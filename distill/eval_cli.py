@@ -1,0 +1,299 @@
+"""``triage distill evaluate`` and ``triage distill benchmark`` (registered by distill/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from models.errors import TriageError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPEED_JSON = REPO_ROOT / "benchmarks" / "models.json"
+RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
+PLOT_PNG = REPO_ROOT / "benchmarks" / "models_accuracy_speed.png"
+EVAL_DIR = REPO_ROOT / "runs" / "eval"
+DEFAULT_TEACHER = REPO_ROOT / "runs" / "teacher" / "model"
+SOURCE_KEYS = ("source_folder", "pytorch_folder", "hf_folder", "source")
+
+EVALUATE_EPILOG = """\
+Examples:
+  triage distill evaluate                                  # every shipped package, all test sets
+  triage distill evaluate --models models/triage-small --teacher runs/teacher/model
+  triage distill evaluate --limit 200 --out /tmp/eval      # quick look on 200 posts per set
+
+Writes OUT/eval.json, OUT/eval.md (rows = models, columns = test sets, macro-F1),
+OUT/confusion/*.png; predictions are cached in OUT/cache (by weights sha256 and texts), so a
+rerun only re-scores. With benchmark results present it also refreshes the accuracy-speed plot,
+the "Models: accuracy and speed" section of benchmarks/RESULTS.md and the model cards.
+"""
+
+BENCHMARK_EPILOG = """\
+Examples:
+  triage distill benchmark --teacher runs/teacher/model    # teacher vs every shipped package
+  triage distill benchmark --batch-sizes 32 --repeats 5    # quicker: one batch size
+  triage distill benchmark --models models/triage-small --pipeline-model runs/students/small/final
+
+Each model runs alone in a fresh process (2 threads by default) on the same real tweets from the
+HumAID test split; stop other heavy work first, shared cores make the numbers meaningless.
+"""
+
+
+def _add_teacher_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help=f"teacher Hugging Face PyTorch folder (default: {DEFAULT_TEACHER} if present)",
+    )
+    parser.add_argument("--no-teacher", action="store_true", help="leave the teacher out")
+
+
+def teacher_folder(args: argparse.Namespace) -> Path | None:
+    """``--teacher``, else the default teacher run's folder if it exists (not with --no-teacher)."""
+    if args.no_teacher:
+        return None
+    if args.teacher is not None:
+        return args.teacher
+    return DEFAULT_TEACHER if (DEFAULT_TEACHER / "config.json").is_file() else None
+
+
+def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results-md",
+        type=Path,
+        default=RESULTS_MD,
+        help="markdown file whose 'Models: accuracy and speed' section is rewritten",
+    )
+    parser.add_argument("--plot", type=Path, default=PLOT_PNG, help="accuracy-speed plot PNG")
+    parser.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="only write the results files; leave RESULTS.md and model cards alone",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per model (default 2)")
+
+
+def register(distill_subparsers) -> None:
+    """Add ``evaluate`` and ``benchmark`` to the ``triage distill`` subparsers."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    evaluate = distill_subparsers.add_parser(
+        "evaluate",
+        help="macro-F1 of models on the held-out test sets",
+        description="Score model packages (and the teacher) on every test set.",
+        formatter_class=fmt,
+        epilog=EVALUATE_EPILOG,
+    )
+    evaluate.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="model packages or Hugging Face folders (default: all shipped)",
+    )
+    _add_teacher_arguments(evaluate)
+    evaluate.add_argument("--out", type=Path, default=EVAL_DIR, help=f"output folder ({EVAL_DIR})")
+    evaluate.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="score a seeded sample of at most N posts per test set",
+    )
+    evaluate.add_argument(
+        "--prepared",
+        type=Path,
+        default=None,
+        help="prepared data folder from `triage distill prepare` (default: runs/data)",
+    )
+    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--no-cache", action="store_true", help="recompute all predictions")
+    evaluate.add_argument(
+        "--speed",
+        type=Path,
+        default=SPEED_JSON,
+        help="benchmark results JSON for the accuracy-speed plot",
+    )
+    _add_publish_arguments(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
+    bench = distill_subparsers.add_parser(
+        "benchmark",
+        help="posts/s of teacher, students and a plain transformers pipeline",
+        description="Time every model side by side on the same real tweets (CPU).",
+        formatter_class=fmt,
+        epilog=BENCHMARK_EPILOG,
+    )
+    bench.add_argument(
+        "--models", nargs="+", default=None, help="ONNX model packages (default: all shipped)"
+    )
+    _add_teacher_arguments(bench)
+    bench.add_argument(
+        "--teacher-onnx",
+        type=Path,
+        default=None,
+        help="teacher ONNX fp32 export folder (model.onnx + tokenizer.json)",
+    )
+    bench.add_argument(
+        "--pipeline-model",
+        type=Path,
+        default=None,
+        help="Hugging Face folder for the transformers-pipeline baseline (default: "
+        "the default package's source folder from its triage.json)",
+    )
+    bench.add_argument(
+        "--no-pipeline", action="store_true", help="leave the transformers-pipeline baseline out"
+    )
+    bench.add_argument("--posts", type=int, default=64, help="tweets per timed pass (default 64)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed passes; median (default 5)")
+    bench.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
+    bench.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="shared data folder with humaid_maria/ (default: $TRIAGE_DATA or ../shared/data)",
+    )
+    bench.add_argument("--json", type=Path, default=SPEED_JSON, help=f"results JSON ({SPEED_JSON})")
+    bench.add_argument(
+        "--eval",
+        type=Path,
+        default=EVAL_DIR / "eval.json",
+        help="evaluation results to join for the plot and RESULTS.md",
+    )
+    _add_publish_arguments(bench)
+    bench.set_defaults(func=run_benchmark)
+
+
+def _command_line() -> str:
+    """The command as typed: ``triage distill …`` or ``.venv/bin/python benchmarks/models.py …``."""
+    if Path(sys.argv[0]).name == "triage":
+        return shlex.join(["triage", *sys.argv[1:]])
+    python = Path(sys.executable)
+    if python.is_relative_to(REPO_ROOT):
+        python = python.relative_to(REPO_ROOT)
+    return shlex.join([str(python), sys.argv[0], *sys.argv[1:]])
+
+
+def _load_json(path: Path | None) -> dict | None:
+    if path is None or not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _default_models(models: list[str] | None) -> list[Path]:
+    from models.package import available_models, resolve_model
+
+    if models:
+        return [resolve_model(m) for m in models]
+    names = available_models()
+    if not names:
+        raise TriageError("no model package is shipped in models/: pass --models DIR ...")
+    return [resolve_model(n) for n in names]
+
+
+def load_test_sets(prepared: Path | None, limit: int | None) -> dict:
+    """``distill.splits.test_sets()`` (built by ``triage distill prepare``), optionally sampled."""
+    from distill.splits import DATA_DIR, test_sets
+
+    sets = test_sets(prepared or DATA_DIR)
+    if limit:
+        sets = {k: v.sample(n=min(limit, v.height), seed=0) for k, v in sets.items()}
+    return sets
+
+
+def _publish(args, speed: dict | None, evaluation: dict | None) -> None:
+    if args.no_publish:
+        return
+    from distill.eval_report import publish
+
+    done = publish(speed, evaluation, args.results_md, args.plot)
+    for key, value in done.items():
+        print(f"{key}: {value}")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from distill.evaluate import evaluate
+
+    models = _default_models(args.models)
+    sets = load_test_sets(args.prepared, args.limit)
+    results = evaluate(
+        models,
+        sets,
+        args.out,
+        teacher=teacher_folder(args),
+        threads=args.threads,
+        batch_size=args.batch_size,
+        use_cache=not args.no_cache,
+        speed_json=args.speed,
+        command=_command_line(),
+    )
+    print((args.out / "eval.md").read_text(encoding="utf-8"))
+    print(f"wrote {args.out / 'eval.json'}")
+    _publish(args, _load_json(args.speed), results)
+    return 0
+
+
+def pipeline_source(package_dir: Path) -> Path | None:
+    """The Hugging Face fp32 folder a package was exported from, if its triage.json records it."""
+    meta = _load_json(package_dir / "triage.json") or {}
+    for key in SOURCE_KEYS:
+        value = meta.get(key)
+        if isinstance(value, dict):
+            value = value.get("folder") or value.get("path")
+        if isinstance(value, str):
+            folder = Path(value) if Path(value).is_absolute() else REPO_ROOT / value
+            if (folder / "config.json").is_file():
+                return folder
+    return None
+
+
+def benchmark_specs(args: argparse.Namespace) -> list:
+    from distill.benchmark import Spec
+    from models.package import default_model_path
+
+    specs = []
+    teacher = teacher_folder(args)
+    if teacher is not None:
+        specs.append(Spec(str(teacher), "pytorch", "teacher"))
+    if args.teacher_onnx:
+        specs.append(Spec(str(args.teacher_onnx), "onnx", "teacher"))
+    specs += [Spec(str(p), "onnx", "student") for p in _default_models(args.models)]
+    if args.no_pipeline:
+        return specs
+    folder = args.pipeline_model
+    if folder is None:
+        try:
+            folder = pipeline_source(default_model_path())
+        except TriageError:
+            folder = None
+    if folder is not None:
+        specs.append(Spec(str(folder), "pipeline", "baseline"))
+    else:
+        print(
+            "note: no --pipeline-model and the default package records no source folder: "
+            "skipping the transformers-pipeline baseline",
+            file=sys.stderr,
+        )
+    return specs
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    from distill.benchmark import benchmark_texts, run_benchmark, write_json
+    from distill.data import data_dir
+    from distill.eval_report import speed_table
+
+    specs = benchmark_specs(args)
+    texts = benchmark_texts(data_dir(args.data_dir), args.posts)
+    result = run_benchmark(
+        specs,
+        texts,
+        batch_sizes=args.batch_sizes,
+        repeats=args.repeats,
+        threads=args.threads,
+        command=_command_line(),
+    )
+    write_json(result, args.json)
+    print(speed_table(result))
+    print(f"wrote {args.json}")
+    _publish(args, result, _load_json(args.eval))
+    return 0

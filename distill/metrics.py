@@ -1,0 +1,120 @@
+"""Task rules and scores: 4-way probabilities → task predictions → macro-F1 and per-label P/R/F1.
+
+Every model outputs probabilities over ``request, offer, emotional_support, other``. A test set
+has one task, and each task reads those probabilities its own way:
+
+- ``4way``: gold is one of the four labels; the prediction is the argmax.
+- ``actionable``: gold ``actionable`` or not. The prediction is *actionable* when
+  ``P(request) + P(offer) >= 0.5`` — the probability mass on "someone must act on this", which is
+  the Bayes decision for the binary question when the probabilities are calibrated (the packages
+  carry a fitted temperature). It can differ from "argmax is request or offer" when, say,
+  request 0.3 / offer 0.3 / other 0.4: that post *is* more likely actionable than not.
+- ``informative``: gold ``informative`` or not. The prediction is *informative* when
+  ``P(request) + P(offer) + P(emotional_support) >= 0.5``, i.e. when ``other`` has less than half
+  the mass. Emotional support counts as informative: the sources that split informative from not
+  (CrisisNLP volunteers, CrisisLexT26) label sympathy, prayers and offers of support as crisis
+  content, and the product routes them to their own topic. ``other`` mixes useful crisis facts
+  (damage, casualties) with off-topic chatter, so recall on this task is bounded: informative posts
+  about damage that a model correctly calls ``other`` count as misses. Read it as "does the model
+  keep off-topic posts out of the three routed classes", not as a general informativeness score.
+
+Binary gold values: the task's own name is the positive class (``actionable``/``informative``);
+any other value (``not``, ``not_actionable``, ``0``…) is the negative class ``not_<task>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from models.errors import TriageError
+from models.package import LABELS
+
+#: Which of the four labels count towards the positive class of each binary task.
+POSITIVE_LABELS: dict[str, tuple[str, ...]] = {
+    "actionable": ("request", "offer"),
+    "informative": ("request", "offer", "emotional_support"),
+}
+TASKS: tuple[str, ...] = ("4way", *POSITIVE_LABELS)
+BINARY_THRESHOLD = 0.5
+
+
+def task_labels(task: str) -> tuple[str, ...]:
+    """The label set a task is scored on (positive class first for binary tasks)."""
+    if task == "4way":
+        return LABELS
+    if task in POSITIVE_LABELS:
+        return (task, f"not_{task}")
+    raise TriageError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+
+
+def normalize_gold(gold: Sequence[str], task: str) -> list[str]:
+    """Gold values as task labels; binary tasks map all but the task name to ``not_<task>``."""
+    if task == "4way":
+        unknown = sorted({g for g in gold} - set(LABELS))
+        if unknown:
+            raise TriageError(f"4way gold labels must be {', '.join(LABELS)}; found {unknown[:3]}")
+        return list(gold)
+    positive, negative = task_labels(task)
+    return [positive if str(g) == positive else negative for g in gold]
+
+
+def task_predictions(probabilities: np.ndarray, task: str) -> list[str]:
+    """Turn ``[n, 4]`` probabilities (columns in ``LABELS`` order) into the task's labels."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(LABELS):
+        raise ValueError(f"expected [n, {len(LABELS)}] probabilities, got {probabilities.shape}")
+    if task == "4way":
+        return [LABELS[i] for i in probabilities.argmax(axis=1)]
+    positive, negative = task_labels(task)
+    columns = [LABELS.index(label) for label in POSITIVE_LABELS[task]]
+    mass = probabilities[:, columns].sum(axis=1)
+    return [positive if m >= BINARY_THRESHOLD else negative for m in mass]
+
+
+def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Macro-F1, accuracy, per-label precision/recall/F1/support and the confusion matrix.
+
+    Macro-F1 averages over ``labels`` (all of them, also ones absent from gold: scikit-learn's
+    ``zero_division=0`` convention), so a model that never predicts a class is penalised.
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    labels = list(labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=labels, zero_division=0
+    )
+    return {
+        "n": len(gold),
+        "macro_f1": float(
+            f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)
+        ),
+        "accuracy": float(accuracy_score(gold, predicted)) if len(gold) else 0.0,
+        "per_label": {
+            label: {
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "support": int(s),
+            }
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        },
+        "labels": labels,
+        "confusion": confusion_matrix(gold, predicted, labels=labels).tolist(),
+    }
+
+
+def score_task(gold: Sequence[str], probabilities: np.ndarray, task: str) -> dict[str, Any]:
+    """Score one model's probabilities on one test set of the given task."""
+    return score(
+        normalize_gold(gold, task), task_predictions(probabilities, task), task_labels(task)
+    )

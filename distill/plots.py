@@ -1,0 +1,86 @@
+"""PNG figures for evaluation: confusion matrices and the accuracy–speed trade-off."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_png(
+    matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str, out: str | Path
+) -> Path:
+    """Row-normalised confusion matrix with counts in the cells; gold rows, predicted columns."""
+    import numpy as np
+
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = 1.2 + 0.9 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title, fontsize=9)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            colour = "white" if share[i, j] > 0.6 else "black"
+            ax.text(
+                j,
+                i,
+                f"{int(counts[i, j])}\n{share[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=colour,
+            )
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def accuracy_speed_png(
+    points: Sequence[tuple[str, float, float]], out: str | Path, title: str = ""
+) -> Path:
+    """Scatter of (name, posts/s, mean macro-F1) on a log x axis, each point labelled."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.0, 4.8))
+    for index, (name, speed, f1) in enumerate(sorted(points, key=lambda p: p[1])):
+        ax.scatter([speed], [f1], s=45, zorder=3)
+        offset = (6, 8) if index % 2 == 0 else (6, -14)  # alternate so neighbours don't collide
+        ax.annotate(name, (speed, f1), textcoords="offset points", xytext=offset, fontsize=8)
+    speeds = [p[1] for p in points]
+    scores = [p[2] for p in points]
+    ax.set_xscale("log")
+    ax.set_xlim(min(speeds) / 1.6, max(speeds) * 6)
+    spread = max(max(scores) - min(scores), 0.02)
+    ax.set_ylim(min(scores) - 0.3 * spread, max(scores) + 0.3 * spread)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("posts/s (2 CPU threads, batch 32, log scale)")
+    ax.set_ylabel("mean macro-F1 over test sets")
+    ax.set_title(title or "Accuracy vs speed", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

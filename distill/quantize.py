@@ -1,0 +1,47 @@
+"""Dynamic int8 quantisation of an exported ONNX classifier (optimum's ORTQuantizer)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def quantize_dynamic_int8(onnx_path: str | Path, out_path: str | Path) -> Path:
+    """Weights int8 (per tensor), activations quantised on the fly; MatMul and Gather ops.
+
+    Uses ``optimum.onnxruntime.ORTQuantizer`` with the AVX2 dynamic preset (runs on any x86-64
+    with AVX2; VNNI/AVX-512 CPUs execute the same graph faster), else onnxruntime's
+    ``quantize_dynamic`` directly.
+    """
+    import tempfile
+
+    onnx_path, out_path = Path(onnx_path), Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from optimum.onnxruntime import ORTQuantizer
+        from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+        quantizer = ORTQuantizer.from_pretrained(onnx_path.parent, file_name=onnx_path.name)
+        config = AutoQuantizationConfig.avx2(is_static=False, per_channel=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            quantizer.quantize(save_dir=tmp, quantization_config=config)
+            produced = next(Path(tmp).glob("*.onnx"))
+            shutil.move(str(produced), out_path)
+    except ImportError:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(onnx_path), str(out_path), weight_type=QuantType.QInt8)
+    return out_path
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of rows whose argmax label agrees between two logit/probability arrays."""
+    if len(a) == 0:
+        return 1.0
+    return float((a.argmax(axis=1) == b.argmax(axis=1)).mean())
+
+
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max()) if len(a) else 0.0

@@ -1,0 +1,97 @@
+"""`triage demo`: the whole system on this machine, no arguments needed."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+Starts an embedded Kafka broker (Tansu), the streaming job (`triage run` in a subprocess),
+replays crisis posts into it and shows live progress (posts/s, counts per route, lag) and the
+Prometheus metrics URL, then a summary. Ctrl-C stops everything cleanly.
+
+The default posts are 200 synthetic ones written for this project (pipeline/demo_data.py);
+--file replays real data. The default model is the one named in models/DEFAULT.
+
+Examples:
+  triage demo
+  triage demo --posts 1000 --rate 50
+  triage demo --file ../shared/data/humaid_maria/humaid_maria.csv --posts 500 --rate 100
+  triage demo --model models/minilm-int8 --duration 60
+  triage demo --bootstrap-servers localhost:9092      # use a running Kafka instead
+"""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
+    return int(text)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run broker + job + a replayed crisis stream locally (start here)",
+        description="Run the whole triage system locally on a replayed stream of crisis posts.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument(
+        "--posts", type=_positive_int, default=None, help="how many posts (default: 200, or all)"
+    )
+    parser.add_argument(
+        "--rate", type=_positive_float, default=20.0, help="posts per second (default: 20)"
+    )
+    parser.add_argument(
+        "--duration", type=_positive_float, default=None, help="stop after SECONDS at the latest"
+    )
+    parser.add_argument("--file", default=None, help="replay a CSV/JSONL file instead")
+    parser.add_argument("--text-column", default="text", help="text column of --file")
+    parser.add_argument("--id-column", default=None, help="id column of --file")
+    parser.add_argument("--model", default=None, help="model package (default: models/DEFAULT)")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9108, help="Prometheus port (default: 9108, or free)"
+    )
+    parser.add_argument(
+        "--bootstrap-servers", default=None, help="use this Kafka instead of an embedded broker"
+    )
+    parser.add_argument("--partitions", type=_positive_int, default=2, help="default: 2")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from models.package import ModelPackage, resolve_model
+    from pipeline.demo import DemoConfig, run_demo
+    from pipeline.demo_data import generate_posts
+    from pipeline.post_files import read_posts
+
+    model_path = resolve_model(args.model)
+    ModelPackage.load(model_path)  # a missing or corrupt model fails here, in one line
+    if args.file:
+        posts = read_posts(
+            args.file, text_column=args.text_column, id_column=args.id_column, limit=args.posts
+        )
+    else:
+        posts = generate_posts(args.posts or 200)
+    config = DemoConfig(
+        posts=posts,
+        model_path=model_path,
+        rate=args.rate,
+        duration_s=args.duration,
+        bootstrap_servers=args.bootstrap_servers,
+        partitions=args.partitions,
+        metrics_port=args.metrics_port,
+    )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly like Ctrl-C
+    return run_demo(config)

@@ -1,0 +1,226 @@
+"""The post contract: Kafka message value → validated post, or a dead letter with a reason.
+
+The contract is ``pipeline/schemas/post.schema.json``; the checks here are hand-written
+mirrors of it (a JSON Schema validator is ~50x slower per message) and
+``tests/pipeline/test_contract.py`` checks that both agree on samples.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "post.schema.json"
+DEFAULT_MAX_TEXT_CHARS = 10_000
+MAX_ID_CHARS = 256
+MAX_LANG_CHARS = 35
+
+# Every reason a message can be dead-lettered for (the `reason` field and the metric label).
+REASONS: tuple[str, ...] = (
+    "empty_value",  # null value (tombstone) or zero bytes
+    "invalid_utf8",
+    "invalid_json",
+    "not_an_object",  # valid JSON, but not an object
+    "missing_id",
+    "invalid_id",  # not a string, empty, or too long
+    "missing_text",
+    "invalid_text",  # not a string
+    "empty_text",  # empty or whitespace only
+    "text_too_long",
+    "invalid_field",  # an optional field of the wrong type or format
+    "inference_error",  # the model failed on the batch holding this post
+)
+
+OPTIONAL_STRING_FIELDS = ("lang", "event", "source")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of a post, as shipped."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+# The same ISO-8601 pattern as the schema's created_at (read from it, so they cannot drift).
+_CREATED_AT = re.compile(load_schema()["properties"]["created_at"]["pattern"], re.ASCII)
+_NON_SPACE = re.compile(r"\S")
+
+
+class InvalidPost(ValueError):
+    """A message that breaks the contract; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class RecordLike(Protocol):
+    """What the contract needs of a Kafka record (``pipeline.kafka.KafkaRecord``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A valid post and where it came from."""
+
+    fields: dict[str, Any]
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    ingested_at: str
+
+    @property
+    def id(self) -> str:
+        return self.fields["id"]
+
+    @property
+    def text(self) -> str:
+        return self.fields["text"]
+
+    def kafka_ref(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp_ms": self.timestamp_ms,
+        }
+
+
+def utc_now_iso() -> str:
+    """Now, ISO-8601 UTC with milliseconds and a ``Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_geo(geo: Any) -> None:
+    if not isinstance(geo, dict):
+        raise InvalidPost("invalid_field", "geo must be an object with lat and lon")
+    for name, limit in (("lat", 90), ("lon", 180)):
+        if name not in geo:
+            raise InvalidPost("invalid_field", f"geo.{name} is missing")
+        if not _is_number(geo[name]) or not -limit <= geo[name] <= limit:
+            raise InvalidPost("invalid_field", f"geo.{name} must be a number within ±{limit}")
+    if "name" in geo and not isinstance(geo["name"], str):
+        raise InvalidPost("invalid_field", "geo.name must be a string")
+
+
+def validate_post(obj: Any, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> dict[str, Any]:
+    """Check a decoded JSON value against the contract; return it or raise InvalidPost."""
+    if not isinstance(obj, dict):
+        raise InvalidPost("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    if "id" not in obj:
+        raise InvalidPost("missing_id", "no 'id' field")
+    post_id = obj["id"]
+    if not isinstance(post_id, str) or not post_id or len(post_id) > MAX_ID_CHARS:
+        raise InvalidPost("invalid_id", f"'id' must be a string of 1-{MAX_ID_CHARS} characters")
+    if "text" not in obj:
+        raise InvalidPost("missing_text", "no 'text' field")
+    text = obj["text"]
+    if not isinstance(text, str):
+        raise InvalidPost("invalid_text", f"'text' must be a string, got {type(text).__name__}")
+    if len(text) > max_text_chars:
+        raise InvalidPost(
+            "text_too_long", f"'text' has {len(text)} characters, the limit is {max_text_chars}"
+        )
+    if not _NON_SPACE.search(text):
+        raise InvalidPost("empty_text", "'text' is empty or only whitespace")
+    created_at = obj.get("created_at")
+    if created_at is not None and (
+        not isinstance(created_at, str) or not _CREATED_AT.match(created_at)
+    ):
+        raise InvalidPost("invalid_field", "'created_at' must be an ISO-8601 date-time string")
+    for name in OPTIONAL_STRING_FIELDS:
+        value = obj.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidPost("invalid_field", f"'{name}' must be a string")
+    lang = obj.get("lang")
+    if lang is not None and len(lang) > MAX_LANG_CHARS:
+        raise InvalidPost("invalid_field", f"'lang' is longer than {MAX_LANG_CHARS} characters")
+    user = obj.get("user")
+    if user is not None and not isinstance(user, (str, dict)):
+        raise InvalidPost("invalid_field", "'user' must be a string or an object")
+    if obj.get("geo") is not None:
+        _check_geo(obj["geo"])
+    return obj
+
+
+def parse_value(value: bytes | None, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> dict:
+    """Decode and validate one message value; raise InvalidPost naming the first problem."""
+    if not value:
+        raise InvalidPost("empty_value", "the message has no value")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPost("invalid_utf8", str(exc)) from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidPost("invalid_json", str(exc)[:200]) from None
+    return validate_post(obj, max_text_chars)
+
+
+def parse_record(record: RecordLike, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> Post:
+    """A Kafka record → :class:`Post`, or raise InvalidPost."""
+    return Post(
+        fields=parse_value(record.value, max_text_chars),
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp_ms,
+        ingested_at=utc_now_iso(),
+    )
+
+
+def dead_letter(record: RecordLike, reason: str, detail: str) -> dict[str, Any]:
+    """The dead-letter value for a record: reason, original bytes, and where it came from."""
+    letter: dict[str, Any] = {"reason": reason, "detail": detail}
+    value = record.value
+    if value is None:
+        letter["value_utf8"] = None
+    else:
+        try:
+            letter["value_utf8"] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            letter["value_base64"] = base64.b64encode(value).decode("ascii")
+    key = record.key
+    if key is None:
+        letter["key"] = None
+    else:
+        try:
+            letter["key"] = key.decode("utf-8")
+        except UnicodeDecodeError:
+            letter["key_base64"] = base64.b64encode(key).decode("ascii")
+            letter["key"] = None
+    letter["kafka"] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp_ms": record.timestamp_ms,
+    }
+    letter["dead_lettered_at"] = utc_now_iso()
+    return letter
+
+
+def encode_json(obj: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as written to every output topic."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

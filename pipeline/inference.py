@@ -1,0 +1,66 @@
+"""The job's model handler: the project's ONNX handler, timed into Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult
+
+from models.handler import OnnxTextClassifierHandler
+from models.package import ModelPackage
+from models.runtime import OnnxClassifier, RuntimeOptions
+from pipeline import metrics
+
+
+def publish_model_info(package: ModelPackage) -> None:
+    """Set the ``triage_model_info`` metric to the package being served."""
+    metrics.MODEL_INFO.info(
+        {"name": package.name, "version": package.version, "path": str(package.path)}
+    )
+
+
+class MeteredHandler(OnnxTextClassifierHandler):
+    """Records every model call's batch size and latency; publishes the model's identity."""
+
+    def load_model(self) -> OnnxClassifier:
+        model = super().load_model()
+        publish_model_info(model.package)
+        return model
+
+    def run_inference(
+        self,
+        batch: Sequence[str],
+        model: OnnxClassifier,
+        inference_args: dict[str, Any] | None = None,
+    ) -> Iterable[PredictionResult]:
+        start = time.perf_counter()
+        results = super().run_inference(batch, model, inference_args)
+        metrics.INFERENCE_LATENCY.observe(time.perf_counter() - start)
+        metrics.INFERENCE_BATCH_SIZE.observe(len(batch))
+        return results
+
+
+def build_model_handler(
+    model: str | None,
+    *,
+    batch_size: int,
+    min_batch_size: int | None = None,
+    threads: int = 0,
+    device: str = "cpu",
+) -> tuple[KeyedModelHandler, ModelPackage]:
+    """A keyed handler (key = the post) over the metered ONNX handler, and its package.
+
+    No ``max_batch_duration_secs``: that turns on stateful batching, whose timers fire only
+    when the source ends on FnApiRunner. Batches form within a bundle instead.
+    """
+    runtime = RuntimeOptions(intra_op_threads=threads, device=device, batch_size=batch_size)
+    runtime.providers()  # a bad --device fails here, at launch, not in a worker
+    handler = MeteredHandler(
+        model,
+        runtime=runtime,
+        min_batch_size=min(min_batch_size or batch_size, batch_size),
+        max_batch_size=batch_size,
+    )
+    return KeyedModelHandler(handler), handler.package

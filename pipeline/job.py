@@ -1,0 +1,118 @@
+"""The streaming triage job: ReadFromKafka → parse → RunInference (ONNX) → route → WriteToKafka."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import KeyedModelHandler
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from models.errors import TriageError
+from models.package import ModelPackage
+from pipeline import metrics
+from pipeline.inference import build_model_handler, publish_model_info
+from pipeline.kafka import (
+    KafkaSettings,
+    ReadFromKafka,
+    WriteToKafka,
+    ensure_topics,
+    partition_count,
+)
+from pipeline.options import TriageOptions
+from pipeline.routing import output_topics
+from pipeline.transforms import TriagePosts
+
+log = logging.getLogger(__name__)
+
+
+def prepare_topics(settings: KafkaSettings, input_topic: str, output_prefix: str) -> int:
+    """Check the input topic exists; create missing output topics with its partition count."""
+    partitions = partition_count(settings, input_topic)
+    if partitions is None:
+        raise TriageError(
+            f"input topic {input_topic!r} does not exist on {settings.bootstrap_servers} "
+            "(create it, or produce to it first with `triage replay`)"
+        )
+    ensure_topics(settings, output_topics(output_prefix), partitions)
+    return partitions
+
+
+def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPackage]:
+    """The job's model handler; the package is loaded and verified here, at launch."""
+    return build_model_handler(
+        job.model,
+        batch_size=job.batch_size,
+        min_batch_size=job.min_batch_size,
+        threads=job.threads,
+        device=job.device,
+    )
+
+
+def build_pipeline(
+    pipeline: beam.Pipeline,
+    job: TriageOptions,
+    settings: KafkaSettings,
+    model: tuple[KeyedModelHandler, ModelPackage] | None = None,
+) -> None:
+    """Add the job's transforms to ``pipeline``: read, parse, classify, route, write."""
+    handler, package = model or model_handler_for(job)
+    publish_model_info(package)
+    outputs = (
+        pipeline
+        | "ReadPosts"
+        >> ReadFromKafka(
+            settings,
+            job.input_topic,
+            job.group_id,
+            offset_reset=job.offset_reset,
+            bounded=job.bounded,
+            stop_after_idle_s=job.stop_after_idle,
+            max_records_per_poll=job.max_records_per_poll,
+        )
+        | "Triage"
+        >> TriagePosts(
+            handler,
+            package.thresholds,
+            job.output_prefix,
+            max_text_chars=job.max_text_chars,
+            metrics_port=job.metrics_port,
+        )
+    )
+    for name, messages in outputs.items():
+        _ = messages | f"Write_{name}" >> WriteToKafka(settings, linger_ms=job.linger_ms)
+
+
+def run_job(
+    options: PipelineOptions,
+    settings: KafkaSettings,
+    on_start: Callable[[], None] | None = None,
+) -> None:
+    """Load the model, prepare topics, serve metrics, then run the job until it ends.
+
+    ``on_start`` is called once every check passed, just before the pipeline runs.
+    """
+    job = options.view_as(TriageOptions)
+    model = model_handler_for(job)  # a bad model fails before any Kafka traffic
+    prepare_topics(settings, job.input_topic, job.output_prefix)
+    metrics.start_metrics_server(job.metrics_port)
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, job, settings, model)
+    if on_start is not None:
+        on_start()
+    result = pipeline.run()
+    result.wait_until_finish()
+
+
+def routed_counts() -> dict[str, int]:
+    """Posts routed per route and dead letters so far in this process (from the metrics)."""
+    counts: dict[str, int] = {}
+    for family, label in ((metrics.POSTS_ROUTED, "route"), (metrics.DEAD_LETTERS, None)):
+        for metric in family.collect():
+            for sample in metric.samples:
+                if not sample.name.endswith("_total"):
+                    continue
+                key = sample.labels[label] if label else "dlq"
+                counts[key] = counts.get(key, 0) + int(sample.value)
+    return counts

@@ -1,0 +1,142 @@
+"""Flags of the triage job (plain argparse, no Beam import: `triage --help` stays fast).
+
+Shared by `triage run` (its parser) and :class:`pipeline.options.TriageOptions` (Beam's parser),
+so the flags have one definition.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.contract import DEFAULT_MAX_TEXT_CHARS
+
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_MAX_RECORDS_PER_POLL = 500
+DEFAULT_LINGER_MS = 5
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the job's own flags (topics, model, batching, metrics); none is required here."""
+    parser.add_argument("--input-topic", dest="input_topic", help="topic of the incoming posts")
+    parser.add_argument(
+        "--output-prefix",
+        dest="output_prefix",
+        help="routed topics are PREFIX.requests, .offers, .support, .other, .review, .dlq",
+    )
+    parser.add_argument("--group-id", dest="group_id", help="consumer group for offset commits")
+    parser.add_argument(
+        "--model",
+        dest="model",
+        default=None,
+        help="model package folder or shipped model name (default: models/DEFAULT)",
+    )
+    parser.add_argument(
+        "--bounded",
+        dest="bounded",
+        action="store_true",
+        default=False,
+        help="read up to the end offsets seen at start, then stop (batch mode)",
+    )
+    parser.add_argument(
+        "--stop-after-idle",
+        dest="stop_after_idle",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop when no message arrived for SECONDS (default: run until stopped)",
+    )
+    parser.add_argument(
+        "--offset-reset",
+        dest="offset_reset",
+        choices=("earliest", "latest"),
+        default="earliest",
+        help="where a group with no committed offset starts (default: earliest)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        dest="metrics_port",
+        type=_non_negative_int,
+        default=0,
+        metavar="PORT",
+        help="serve Prometheus /metrics on PORT (default: 0 = off)",
+    )
+    parser.add_argument(
+        "--device",
+        dest="device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="ONNX Runtime execution provider (default: cpu)",
+    )
+    parser.add_argument(
+        "--threads",
+        dest="threads",
+        type=_non_negative_int,
+        default=0,
+        help="ONNX Runtime intra-op threads (default: 0 = all cores)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        dest="batch_size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"posts per model call (default: {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--min-batch-size",
+        dest="min_batch_size",
+        type=_positive_int,
+        default=None,
+        help="smallest batch RunInference forms before the bundle ends "
+        "(default: --batch-size; smaller lets Beam adapt batch sizes)",
+    )
+    parser.add_argument(
+        "--max-text-chars",
+        dest="max_text_chars",
+        type=_positive_int,
+        default=DEFAULT_MAX_TEXT_CHARS,
+        help=f"longer texts go to the dead-letter topic (default: {DEFAULT_MAX_TEXT_CHARS})",
+    )
+    parser.add_argument(
+        "--max-records-per-poll",
+        dest="max_records_per_poll",
+        type=_positive_int,
+        default=DEFAULT_MAX_RECORDS_PER_POLL,
+        help=f"records fetched per poll (default: {DEFAULT_MAX_RECORDS_PER_POLL})",
+    )
+    parser.add_argument(
+        "--linger-ms",
+        dest="linger_ms",
+        type=_non_negative_int,
+        default=DEFAULT_LINGER_MS,
+        help=f"producer linger before sending a batch (default: {DEFAULT_LINGER_MS})",
+    )

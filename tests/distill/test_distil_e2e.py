@@ -1,0 +1,68 @@
+"""A 2-step distillation through the CLI produces a loadable, calibrated package; it resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill.testing import build_random_package
+from models.package import LABELS, ModelPackage
+from models.runtime import OnnxClassifier
+from pipeline.cli import main
+
+
+@pytest.mark.slow
+def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
+    runs, models = tmp_path / "runs", tmp_path / "models"
+    build_random_package(runs / "teacher" / "package", name="teacher")
+    config = tmp_path / "e2e-student.json"
+    config.write_text(
+        json.dumps(
+            {
+                "name": "e2e-student",
+                "role": "student",
+                "layers": [0],
+                "max_length": 32,
+                "batch_size": 8,
+                "max_steps": 2,
+                "per_class": {label: 8 for label in [*LABELS, "actionable"]},
+                "transfer_rows": 16,
+                "checkpoint_every": 1,
+            }
+        ),
+        "utf-8",
+    )
+    common = ["--config", str(config), "--runs", str(runs), "--prepared", str(prepared_data)]
+    assert main(["distill", "distil", *common]) == 0
+    assert (runs / "e2e-student" / "checkpoint.pt").is_file()
+    assert list((runs / "teacher" / "logits").glob("*.npy"))  # cached teacher logits
+
+    # resume: one more step on top of the checkpoint, teacher logits from the cache
+    assert main(["distill", "distil", *common, "--max-steps", "3"]) == 0
+    log = (runs / "e2e-student" / "log.txt").read_text("utf-8")
+    assert "resumed from" in log and "at step 2/3" in log and "teacher logits from cache" in log
+
+    args = ["distill", "export", *common, "--ship", "--default", "--models-dir", str(models)]
+    assert main(args) == 0
+    package = ModelPackage.load(models / "e2e-student")
+    assert (models / "DEFAULT").read_text("utf-8").strip() == "e2e-student"
+    assert package.labels == LABELS and package.temperature > 0
+    assert set(package.thresholds) == set(LABELS)
+    parity = package.extra["parity"]
+    assert parity["onnx_fp32_vs_torch_max_abs_logit_diff"] < 1e-4
+    assert 0.0 <= parity["int8_vs_fp32_label_agreement_dev"] <= 1.0
+    assert package.extra["training_config"]["max_steps"] == 3
+    card = (package.path / "README.md").read_text("utf-8")
+    assert "<!-- EVAL -->" in card and "<!-- SPEED -->" in card
+    predictions = OnnxClassifier(package).predict(["we need water", "praying for you"])
+    assert [p.label in LABELS for p in predictions] == [True, True]
+
+
+def test_prepare_cli_prints_sizes_per_label(tmp_path, shared_data, capsys):
+    out = tmp_path / "data"
+    args = ["distill", "prepare", "--data-dir", str(shared_data), "--out", str(out)]
+    assert main([*args, "--test-cap", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "humaid_test" in printed and "request" in printed and "train" in printed
+    assert (out / "manifest.json").is_file()

@@ -1,0 +1,42 @@
+"""Dynamic int8 quantisation: a smaller graph with integer ops that agrees with fp32."""
+
+from __future__ import annotations
+
+import onnx
+
+from distill.export import export_folder
+from distill.package_model import write_package
+from distill.quantize import agreement, max_abs_diff, quantize_dynamic_int8
+from distill.release import onnx_logits
+
+
+def test_int8_agrees_with_fp32(tmp_path, shared_data, random_bert):
+    import polars as pl
+
+    texts = (
+        pl.read_csv(shared_data / "humaid_maria" / "humaid_maria.csv", infer_schema_length=0)
+        .sample(n=200, seed=3)["text"]
+        .to_list()
+    )
+    hf = random_bert(tmp_path / "hf", hidden=128, layers=2)
+    fp32_file, _ = export_folder(hf, tmp_path / "onnx")
+    int8_file = quantize_dynamic_int8(fp32_file, tmp_path / "int8" / "model.onnx")
+    ops = {node.op_type for node in onnx.load(int8_file).graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    assert int8_file.stat().st_size < 0.4 * fp32_file.stat().st_size
+    meta = {"name": "q", "version": "0", "max_length": 64}
+    fp32 = onnx_logits(write_package(tmp_path / "p32", fp32_file, hf, meta), texts)
+    int8 = onnx_logits(write_package(tmp_path / "p8", int8_file, hf, meta), texts)
+    spread = float(fp32.max() - fp32.min())
+    assert max_abs_diff(fp32, int8) < 0.05 * spread
+    assert agreement(fp32, int8) >= 0.99
+
+
+def test_agreement_and_diff_helpers():
+    import numpy as np
+
+    a = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])
+    b = np.array([[0.9, 0.1], [1.0, 0.0], [2.0, 1.5]])
+    assert agreement(a, b) == 2 / 3
+    assert max_abs_diff(a, b) == 1.0
+    assert agreement(a[:0], b[:0]) == 1.0

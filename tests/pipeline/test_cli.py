@@ -1,0 +1,148 @@
+"""`triage run|replay|classify|demo`: help with examples, one-line errors, classify and replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse: --help and flag errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("triage"), err
+    for needle in needles:
+        assert needle in lines[0], err
+
+
+@pytest.mark.parametrize("command", ["run", "replay", "classify", "demo"])
+def test_help_has_examples(command: str, capsys) -> None:
+    code, out, _ = run_cli([command, "--help"], capsys)
+    assert code == 0
+    assert "Examples:" in out and f"triage {command}" in out
+
+
+KAFKA = ["--bootstrap-servers", "127.0.0.1:9"]
+JOB = [*KAFKA, "--input-topic", "in", "--output-prefix", "out", "--group-id", "g"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["run", *KAFKA], ["missing required flag", "--input-topic", "--group-id"]),
+        (["run", *JOB, "--bounded", "--stop-after-idle", "5"], ["exclude each other"]),
+        (["run", *JOB, "--batch-size", "0"], ["--batch-size", "at least 1"]),
+        (["run", *JOB, "--stop-after-idle", "soon"], ["--stop-after-idle"]),
+        (["run", *JOB, "--device", "tpu"], ["--device"]),
+        (["run", *JOB, "--model", "/no/such/model"], ["/no/such/model", "does not exist"]),
+        (["replay", "/no/such/file.csv", "--topic", "t", *KAFKA], ["no such file"]),
+        (["replay", "posts.csv", *KAFKA], ["--topic"]),
+        (["replay", "f.csv", "--topic", "t", "--rate", "-3", *KAFKA], ["--rate"]),
+        (["replay", "f.csv", "--topic", "t", "--bogus", *KAFKA], ["unrecognized", "--bogus"]),
+        (["classify", "--output", "o.jsonl"], ["--input"]),
+        (["classify", "--input", "/no/such.jsonl", "--output", "o.jsonl"], ["no such file"]),
+        (["demo", "--model", "/no/such/model"], ["/no/such/model"]),
+        (["demo", "--rate", "0"], ["--rate"]),
+    ],
+)
+def test_one_line_errors(argv: list[str], needles: list[str], capsys) -> None:
+    code, _, err = run_cli(argv, capsys)
+    assert_one_line_error(code, err, *needles)
+
+
+def test_run_cuda_without_cuda_is_one_line(tiny_model: Path, capsys) -> None:
+    code, _, err = run_cli(["run", *JOB, "--model", str(tiny_model), "--device", "cuda"], capsys)
+    assert_one_line_error(code, err, "cuda")
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_replay_and_classify_column_errors(tmp_path: Path, capsys) -> None:
+    csv = tmp_path / "posts.csv"
+    csv.write_text("tweet_id,tweet\n1,help us\n", encoding="utf-8")
+    code, _, err = run_cli(["classify", "--input", str(csv), "--output", "o.jsonl"], capsys)
+    assert_one_line_error(code, err, "'text'", "--text-column")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "text": "ok"}\nnot json\n', encoding="utf-8")
+    code, _, err = run_cli(
+        ["classify", "--input", str(bad), "--output", str(tmp_path / "o.jsonl")], capsys
+    )
+    assert_one_line_error(code, err, "bad.jsonl:2")
+    txt = tmp_path / "posts.txt"
+    txt.write_text("hello\n", encoding="utf-8")
+    code, _, err = run_cli(["replay", str(txt), "--topic", "t", *KAFKA], capsys)
+    assert_one_line_error(code, err, "unsupported file type")
+
+
+def test_classify_csv_and_jsonl(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    from models.runtime import OnnxClassifier
+
+    csv = tmp_path / "posts.csv"
+    csv.write_text(
+        'tweet_id,tweet,label\n10,"We need water in Ponce",x\n11,"Praying for you all",y\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "labelled.jsonl"
+    argv = ["classify", "--input", str(csv), "--output", str(out), "--model", str(tiny_model)]
+    code, _, err = run_cli([*argv, "--text-column", "tweet", "--id-column", "tweet_id"], capsys)
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == ["10", "11"]
+    assert lines[0]["text"] == "We need water in Ponce"
+    direct = OnnxClassifier.from_path(tiny_model).predict([line["text"] for line in lines])
+    for line, prediction in zip(lines, direct, strict=True):
+        assert set(line) == {"id", "text", "label", "probabilities", "model"}
+        assert line["label"] == prediction.label
+        assert line["model"]["name"] == "tiny-random"
+
+    jsonl = _write_jsonl(tmp_path / "p.jsonl", [{"text": "a"}, {"id": "z", "text": "b"}])
+    code, _, err = run_cli(
+        ["classify", "--input", str(jsonl), "--output", str(out), "--model", str(tiny_model)],
+        capsys,
+    )
+    assert code == 0, err
+    ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert ids == ["p-0", "z"]
+
+
+@pytest.mark.integration
+def test_replay_produces_posts(kafka_settings, tmp_path: Path, capsys) -> None:
+    from job_helpers import read_topic
+
+    csv = tmp_path / "maria.csv"
+    csv.write_text(
+        "tweet_id,tweet,event,label\n"
+        '1,"Need insulin in Utuado",maria,req\n'
+        '2,"Free water at the plaza",maria,off\n'
+        '3,"Stay strong PR",,sup\n',
+        encoding="utf-8",
+    )
+    argv = ["replay", str(csv), "--topic", "replay.posts", "--no-progress"]
+    argv += ["--text-column", "tweet", "--id-column", "tweet_id", "--rate", "100"]
+    code, _, err = run_cli([*argv, "--bootstrap-servers", kafka_settings.bootstrap_servers], capsys)
+    assert code == 0, err
+    assert "sent 3 posts" in err
+    records = read_topic(kafka_settings, "replay.posts")
+    posts = sorted((json.loads(r.value) for r in records), key=lambda p: p["id"])
+    assert posts == [
+        {"id": "1", "text": "Need insulin in Utuado", "event": "maria"},
+        {"id": "2", "text": "Free water at the plaza", "event": "maria"},
+        {"id": "3", "text": "Stay strong PR"},
+    ]
+    assert sorted(r.key for r in records) == [b"1", b"2", b"3"]
