@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     model = resolve_model(args.model)
     package = ModelPackage.load(model)
     posts = load_posts(args.file, args.posts)
@@ -212,6 +213,7 @@ def main() -> None:
         rate = pipe / 2
         p50, p99, n_latency = streaming_latency(settings, posts, model, rate, args)
 
+    load_after = os.getloadavg()[0]
     ratio = pipe / raw
     command = "  .venv/bin/python benchmarks/end_to_end.py " + shlex.join(sys.argv[1:])
     cores = os.cpu_count()
@@ -222,7 +224,8 @@ def main() -> None:
 Model `{package.model_id}` ({model.name}), {len(posts)} real posts (HumAID Maria test split,
 cycled), batch size {args.batch_size}, ORT intra-op threads {args.threads or "all"}, {cores} CPU
 cores, {args.partitions} input partition(s), FnApiRunner, embedded Tansu broker (memory storage).
-Medians over {args.repeats} repeats ({datetime.now().strftime("%Y-%m-%d %H:%M")}).
+Medians over {args.repeats} repeats ({datetime.now().strftime("%Y-%m-%d %H:%M")} UTC; load average
+{load_before:.1f} before, {load_after:.1f} after: other work shared the cores).
 
 | measure | value | target |
 |---|---|---|

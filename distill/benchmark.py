@@ -39,8 +39,11 @@ class Spec:
 
 
 def benchmark_texts(data_dir: str | Path, posts: int, seed: int = 0) -> list[str]:
-    """``posts`` tweets drawn (seeded) from the HumAID Maria test split, read at run time."""
+    """``posts`` tweets drawn (seeded) from the HumAID Maria test split, read at run time, in
+    the model-facing form (``distill.normalize.normalize_text``, as in training and evaluation)."""
     import polars as pl
+
+    from distill.normalize import normalize_text
 
     csv = Path(data_dir) / HUMAID_CSV
     if not csv.is_file():
@@ -50,7 +53,7 @@ def benchmark_texts(data_dir: str | Path, posts: int, seed: int = 0) -> list[str
     texts = pl.read_csv(csv).filter(pl.col("split") == "test")["text"].to_list()
     if len(texts) < posts:
         raise TriageError(f"{csv} has only {len(texts)} test posts; ask for --posts ≤ {len(texts)}")
-    return random.Random(seed).sample(texts, posts)
+    return [normalize_text(t) for t in random.Random(seed).sample(texts, posts)]
 
 
 def _peak_rss_mb() -> float:

@@ -52,7 +52,9 @@ def review_thresholds(
             report[label] = {"precision": None, "coverage": 0.0, "support": 0}
             continue
         precision_at = np.cumsum(correct) / np.arange(1, len(c) + 1)  # top-i predictions
-        ok = np.where((precision_at >= target_precision) & (np.arange(1, len(c) + 1) >= min_support))[0]
+        ok = np.where(
+            (precision_at >= target_precision) & (np.arange(1, len(c) + 1) >= min_support)
+        )[0]
         if len(ok):
             # the largest confident set whose precision still meets the target
             i = int(ok.max())

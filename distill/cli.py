@@ -69,7 +69,7 @@ def _distil(args) -> int:
 
 
 def _export(args) -> int:
-    from distill.package_model import ship, set_default
+    from distill.package_model import set_default, ship
     from distill.release import export_teacher, release_student
 
     cfg = _config(args)

@@ -14,9 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEED_JSON = REPO_ROOT / "benchmarks" / "models.json"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 PLOT_PNG = REPO_ROOT / "benchmarks" / "models_accuracy_speed.png"
-EVAL_DIR = REPO_ROOT / "runs" / "eval"
-DEFAULT_TEACHER = REPO_ROOT / "runs" / "teacher" / "model"
-SOURCE_KEYS = ("source_folder", "pytorch_folder", "hf_folder", "source")
+RUNS_DIR = REPO_ROOT / "runs"
+EVAL_DIR = RUNS_DIR / "eval"
+DEFAULT_TEACHER = RUNS_DIR / "teacher" / "model"
+DEFAULT_TEACHER_ONNX = RUNS_DIR / "teacher" / "package"
 
 EVALUATE_EPILOG = """\
 Examples:
@@ -132,14 +133,15 @@ def register(distill_subparsers) -> None:
         "--teacher-onnx",
         type=Path,
         default=None,
-        help="teacher ONNX fp32 export folder (model.onnx + tokenizer.json)",
+        help="teacher ONNX fp32 package or export folder (default: runs/teacher/package if "
+        "present and the teacher is timed)",
     )
     bench.add_argument(
         "--pipeline-model",
         type=Path,
         default=None,
-        help="Hugging Face folder for the transformers-pipeline baseline (default: "
-        "the default package's source folder from its triage.json)",
+        help="Hugging Face folder for the transformers-pipeline baseline (default: the default "
+        "package's training run folder runs/<training_config.name>/model)",
     )
     bench.add_argument(
         "--no-pipeline", action="store_true", help="leave the transformers-pipeline baseline out"
@@ -234,17 +236,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def pipeline_source(package_dir: Path) -> Path | None:
-    """The Hugging Face fp32 folder a package was exported from, if its triage.json records it."""
+    """The Hugging Face fp32 folder a package was exported from: ``runs/<run name>/model``, the
+    run named by ``training_config.name`` in its triage.json (None when that folder is gone)."""
     meta = _load_json(package_dir / "triage.json") or {}
-    for key in SOURCE_KEYS:
-        value = meta.get(key)
-        if isinstance(value, dict):
-            value = value.get("folder") or value.get("path")
-        if isinstance(value, str):
-            folder = Path(value) if Path(value).is_absolute() else REPO_ROOT / value
-            if (folder / "config.json").is_file():
-                return folder
-    return None
+    name = (meta.get("training_config") or {}).get("name")
+    folder = RUNS_DIR / str(name) / "model" if name else None
+    return folder if folder is not None and (folder / "config.json").is_file() else None
 
 
 def benchmark_specs(args: argparse.Namespace) -> list:
@@ -255,8 +252,15 @@ def benchmark_specs(args: argparse.Namespace) -> list:
     teacher = teacher_folder(args)
     if teacher is not None:
         specs.append(Spec(str(teacher), "pytorch", "teacher"))
-    if args.teacher_onnx:
-        specs.append(Spec(str(args.teacher_onnx), "onnx", "teacher"))
+    teacher_onnx = args.teacher_onnx
+    if (
+        teacher_onnx is None
+        and teacher is not None
+        and (DEFAULT_TEACHER_ONNX / "model.onnx").is_file()
+    ):
+        teacher_onnx = DEFAULT_TEACHER_ONNX
+    if teacher_onnx is not None:
+        specs.append(Spec(str(teacher_onnx), "onnx", "teacher"))
     specs += [Spec(str(p), "onnx", "student") for p in _default_models(args.models)]
     if args.no_pipeline:
         return specs
@@ -270,7 +274,7 @@ def benchmark_specs(args: argparse.Namespace) -> list:
         specs.append(Spec(str(folder), "pipeline", "baseline"))
     else:
         print(
-            "note: no --pipeline-model and the default package records no source folder: "
+            "note: no --pipeline-model and no runs/<name>/model folder for the default package: "
             "skipping the transformers-pipeline baseline",
             file=sys.stderr,
         )

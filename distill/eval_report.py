@@ -44,7 +44,8 @@ def speed_table(speed: Mapping[str, Any], rows: list[Mapping[str, Any]] | None =
 def speed_setup(speed: Mapping[str, Any]) -> str:
     machine = speed["machine"]
     return (
-        f"{speed['posts']} real tweets (HumAID Maria test split, mean {speed['mean_chars']} chars"
+        f"{speed['posts']} real tweets (HumAID Maria test split, normalised, "
+        f"mean {speed['mean_chars']} chars"
         + (f", {speed['mean_tokens']} MiniLM tokens" if speed.get("mean_tokens") else "")
         + f"), {speed['threads']} threads, median of {speed['repeats']} passes after warm-up, each "
         f"model in its own process; {machine['cpu']} ({machine['cores']} cores), "

@@ -237,6 +237,8 @@ def accuracy_speed_points(
         model = by_sha.get((row.get("sha256"), row.get("kind")))
         if model is None and row.get("kind") == "pipeline":  # same weights as the PyTorch row
             model = by_sha.get((row.get("sha256"), "pytorch"))
+        if model is None and row.get("role") == "teacher":  # PyTorch/ONNX fp32: parity-checked
+            model = next((m for m in results["models"] if m["role"] == "teacher"), None)
         throughput = row.get("posts_per_s", {}).get(str(speed.get("plot_batch_size", 32)))
         if model is not None and throughput:
             points.append((row["name"], float(throughput), float(model["mean_macro_f1"])))

@@ -25,7 +25,9 @@ def model_card(meta: dict[str, Any], manifest: dict[str, Any]) -> str:
         if layers
         else "all-MiniLM-L6-v2 (6 layers, hidden 384)"
     )
-    vocab = " and a WordPiece vocabulary pruned to the crisis corpus" if cfg.get("prune_vocab") else ""
+    vocab = (
+        " and a WordPiece vocabulary pruned to the crisis corpus" if cfg.get("prune_vocab") else ""
+    )
     dev = meta["dev"]
     cal = meta["calibration"]["per_label"]
     cal_rows = "\n".join(

@@ -9,7 +9,12 @@ from typing import Any
 
 from models.package import LABELS, METADATA_FILE, MODELS_DIR, write_metadata
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
 PREPROCESSING = "distill.normalize.normalize_text"
 
 

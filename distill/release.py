@@ -70,10 +70,14 @@ def export_teacher(
     parity_texts = _parity_texts(dev)
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length}
     package = write_package(run_dir / "package", onnx_file, hf, {**meta, "temperature": 1.0})
-    diff = max_abs_diff(torch_logits(hf, parity_texts, cfg.max_length), onnx_logits(package, parity_texts))
+    diff = max_abs_diff(
+        torch_logits(hf, parity_texts, cfg.max_length), onnx_logits(package, parity_texts)
+    )
     dev4 = dev.filter(pl.col("target").is_in(LABELS))
     dev_sample = dev4.sample(n=min(dev_cap, dev4.height), seed=cfg.seed)
-    metrics = dev_metrics(onnx_logits(package, dev_sample["text"].to_list()), dev_sample["target"].to_list())
+    metrics = dev_metrics(
+        onnx_logits(package, dev_sample["text"].to_list()), dev_sample["target"].to_list()
+    )
     log(f"teacher export ({exporter}): parity max|Δlogit| {diff:.2e}; dev {metrics}")
     if diff > 1e-4:
         log(f"WARNING: ONNX/PyTorch parity {diff:.2e} > 1e-4")
@@ -131,11 +135,14 @@ def release_student(
     y = target_ids(targets)
     four = (y >= 0) & (y < ACTIONABLE_ID)
     temperature = fit_temperature(int8[four], y[four])
-    thresholds, report = review_thresholds(softmax(int8[four], temperature), y[four], target_precision)
+    thresholds, report = review_thresholds(
+        softmax(int8[four], temperature), y[four], target_precision
+    )
     metrics = {"int8": dev_metrics(int8, targets), "fp32": dev_metrics(fp32, targets)}
     log(f"{cfg.name}: T={temperature} thresholds {thresholds} dev {metrics['int8']}")
     manifest = json.loads((data_dir / "manifest.json").read_text("utf-8"))
     summary = json.loads((run_dir / "train_summary.json").read_text("utf-8"))
+    trained_with = json.loads((run_dir / "config.json").read_text("utf-8"))  # as last trained
     full_meta = {
         **meta,
         "temperature": temperature,
@@ -155,7 +162,7 @@ def release_student(
             "per_label": report,
         },
         "dev": metrics,
-        "training_config": cfg.to_dict(),
+        "training_config": trained_with,
         "training": summary,
         "data": {"manifest_created": manifest["created"], "splits": manifest["splits"]},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -49,7 +49,8 @@ TASKS = {
 }
 """Test set name → task. Gold values per task:
 
-- ``4way``: one of ``request``, ``offer``, ``emotional_support``, ``other`` (``models.package.LABELS``).
+- ``4way``: one of ``request``, ``offer``, ``emotional_support``, ``other``
+  (``models.package.LABELS``).
 - ``actionable``: ``actionable`` (source label is a request, an offer or the source's merged
   request-or-offer class) or ``not_actionable`` (emotional_support or other).
 - ``informative``: ``informative`` (on-topic / real disaster) or ``not_informative``.

@@ -60,7 +60,7 @@ def prune_tokenizer(tokenizer, keep: list[int], out_dir: Path):
 
 
 def build_student(cfg: TrainConfig, corpus: list[str], out_dir: Path):
-    """Create the initial student (HF folder ``out_dir``) from MiniLM; returns (model, tokenizer)."""
+    """Create the initial student (HF folder ``out_dir``) from MiniLM → (model, tokenizer)."""
     import torch
     from transformers import AutoTokenizer
 

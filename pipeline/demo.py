@@ -266,13 +266,14 @@ def run_demo(config: DemoConfig, out: TextIO = sys.stdout) -> int:
             if now - previous[0] >= 1.0:
                 rate = (seen.total - previous[1]) / (now - previous[0])
                 previous = (now, seen.total)
+            finished = not producer.is_alive() and seen.total >= sent[0]
             line = _status_line(now - start, sent[0], total, seen, rate)
             if interactive:
                 print("\r" + line[:200], end="", file=out, flush=True)
-            elif now - last_print >= 2.0:
+            elif finished or now - last_print >= 2.0:
                 print(line, file=out, flush=True)
                 last_print = now
-            if not producer.is_alive() and seen.total >= sent[0]:
+            if finished:
                 break
             if config.duration_s is not None and now - start >= config.duration_s:
                 print("\ntriage demo: --duration reached", file=out)

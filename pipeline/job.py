@@ -96,7 +96,11 @@ def run_job(
     job = options.view_as(TriageOptions)
     model = model_handler_for(job)  # a bad model fails before any Kafka traffic
     prepare_topics(settings, job.input_topic, job.output_prefix)
-    metrics.start_metrics_server(job.metrics_port)
+    try:
+        metrics.start_metrics_server(job.metrics_port)
+    except OSError as exc:
+        port = job.metrics_port
+        raise TriageError(f"--metrics-port {port}: {exc.strerror}; pick another") from exc
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job, settings, model)
     if on_start is not None:

@@ -82,7 +82,8 @@ def is_open_request(item: dict[str, Any]) -> bool:
 
 
 def is_usable_offer(item: dict[str, Any]) -> bool:
-    return item.get("label") == "offer" and item.get("status") != "misclassified"
+    """An offer nobody has used up (handled) or rejected (misclassified) yet."""
+    return item.get("label") == "offer" and item.get("status") == "open"
 
 
 def match_all(

@@ -21,6 +21,7 @@ import json
 import logging
 import queue
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -332,6 +333,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser closing its connection is normal; anything else is logged, not printed."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        log.warning("dashboard request from %s failed", client_address[0], exc_info=True)
+
+
 _STATIC_CACHE: dict[str, bytes] = {}
 
 
@@ -378,12 +390,11 @@ def start_dashboard(
     )
     handler = type("DashboardHandler", (_Handler,), {"dashboard": dashboard})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = _Server((host, port), handler)
     except OSError as exc:
         raise TriageError(
             f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port (0 = any free)"
         ) from exc
-    server.daemon_threads = True
     real_port = server.server_address[1]
     dashboard.cookie_name = f"triage_dashboard_{real_port}"  # one cookie per dashboard port
     if not _is_loopback(host):

@@ -14,14 +14,20 @@ def _frame() -> pl.DataFrame:
         {
             "source": ["humaid_maria", "crisislext26", "crisislext6", "kaggle", "crisislext26"],
             "raw_text": [
-                "Families in Utuado need water and food urgently, roads cut off by the river http://t.co/a",
-                "RT @helper: families in Utuado need water and food urgently, roads cut off by the river",
+                "Families in Utuado need water and food urgently, roads cut off by the river http://t.co/",
+                "RT @aid: families in Utuado need water and food urgently, roads cut off by the river",  # noqa: E501
                 "RT @x: Families in Utuado need water and food urgently, roads cut off by the…",
                 "Totally different post about a concert",
                 "http://t.co/onlyalink",
             ],
             "rank": [2, 0, 3, 0, 2],
-            "split_name": ["train", "crisislext26_heldout", "transfer", "kaggle_informative", "train"],
+            "split_name": [
+                "train",
+                "crisislext26_heldout",
+                "transfer",
+                "kaggle_informative",
+                "train",
+            ],
         }
     )
 

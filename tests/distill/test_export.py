@@ -27,7 +27,9 @@ def test_onnx_export_matches_pytorch(tmp_path, random_bert):
     hf = random_bert(tmp_path / "hf")
     onnx_file, exporter = export_folder(hf, tmp_path / "onnx")
     assert exporter == "optimum.exporters.onnx"
-    package = write_package(tmp_path / "pkg", onnx_file, hf, {"name": "t", "version": "0", "max_length": 64})
+    package = write_package(
+        tmp_path / "pkg", onnx_file, hf, {"name": "t", "version": "0", "max_length": 64}
+    )
     loaded = ModelPackage.load(package)
     assert loaded.labels == LABELS and loaded.extra["preprocessing"]
     diff = max_abs_diff(torch_logits(hf, TEXTS, 64), onnx_logits(package, TEXTS))
@@ -37,7 +39,9 @@ def test_onnx_export_matches_pytorch(tmp_path, random_bert):
 def test_refresh_checksums_after_readme_edit(tmp_path, random_bert):
     hf = random_bert(tmp_path / "hf", hidden=32)
     onnx_file, _ = export_folder(hf, tmp_path / "onnx")
-    package = write_package(tmp_path / "pkg", onnx_file, hf, {"name": "t", "version": "0"}, "# card\n")
+    package = write_package(
+        tmp_path / "pkg", onnx_file, hf, {"name": "t", "version": "0"}, "# card\n"
+    )
     (package / "README.md").write_text("# card\n\nfilled in\n", "utf-8")
     refresh_checksums(package)
     assert ModelPackage.load(package).name == "t"

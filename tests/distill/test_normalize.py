@@ -32,7 +32,12 @@ def test_dedup_key_collapses_retweets_case_urls_and_punctuation():
     original = normalize_text("Need WATER in Ponce!! http://t.co/x1 #Maria")
     retweet = normalize_text("RT @someone: need water in Ponce http://t.co/other #maria")
     nested = normalize_text("RT @a: RT @b: Need water in Ponce... #Maria")
-    assert dedup_key(original) == dedup_key(retweet) == dedup_key(nested) == "need water in ponce maria"
+    assert (
+        dedup_key(original)
+        == dedup_key(retweet)
+        == dedup_key(nested)
+        == "need water in ponce maria"
+    )
 
 
 def test_dedup_key_keeps_different_posts_apart():

@@ -146,3 +146,15 @@ def test_replay_produces_posts(kafka_settings, tmp_path: Path, capsys) -> None:
         {"id": "3", "text": "Stay strong PR"},
     ]
     assert sorted(r.key for r in records) == [b"1", b"2", b"3"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tiny_model: Path, capsys) -> None:
+    """`triage demo`: own broker, job subprocess, replay, live progress and a summary."""
+    argv = ["demo", "--model", str(tiny_model), "--posts", "40", "--rate", "40"]
+    code, out, err = run_cli([*argv, "--metrics-port", "0", "--duration", "120"], capsys)
+    assert code == 0, out + err
+    assert "metrics at http://127.0.0.1:" in out
+    assert "posts sent 40, routed or dead-lettered 40" in out
+    assert "sent 40/40" in out

@@ -65,6 +65,31 @@ def routing_model(tiny_model: Path, tmp_path_factory, posts) -> Path:
     )
 
 
+def _metric_values() -> dict[str, float]:
+    """The job's Prometheus counters in this process (the job runs in-process here)."""
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    routed = sum(
+        s.value
+        for metric in REGISTRY.collect()
+        if metric.name == "triage_posts_routed"
+        for s in metric.samples
+        if s.name.endswith("_total")
+    )
+    values = {
+        "routed": routed,
+        "e2e_count": value("triage_end_to_end_latency_seconds_count"),
+        "batch_sum": value("triage_inference_batch_size_sum"),
+        "batch_count": value("triage_inference_batch_size_count"),
+    }
+    for _, reason in BAD_MESSAGES:
+        values[f"dlq_{reason}"] = value("triage_dead_letters_total", reason=reason)
+    return values
+
+
 def _produce(kafka_settings, topic: str, values: list[tuple[bytes | None, bytes | None]]) -> dict:
     """Produce with confluent-kafka; returns {value index: (partition, offset)}."""
     from confluent_kafka import Producer
@@ -126,6 +151,7 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
     values = [(p["id"].encode(), json.dumps(p).encode()) for p in posts]
     values += [(f"bad-{i}".encode(), v) for i, (v, _) in enumerate(BAD_MESSAGES)]
     where = _produce(kafka_settings, topic, values)
+    before = _metric_values()
 
     code = main(
         [
@@ -142,6 +168,12 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
         ]
     )  # fmt: skip
     assert code == 0
+    after = _metric_values()
+    delta = {name: after[name] - before[name] for name in after}
+    assert delta["routed"] == len(posts)
+    assert all(delta[f"dlq_{reason}"] == 1 for _, reason in BAD_MESSAGES)
+    assert delta["e2e_count"] == len(posts)
+    assert delta["batch_sum"] == len(posts) and delta["batch_count"] >= len(posts) / 16
 
     topics = [f"{prefix}.{route}" for route in ROUTES]
     out = _consume_all(kafka_settings, topics, expected=len(values))

@@ -102,6 +102,4 @@ def test_sigkill_and_restart_loses_nothing(kafka_settings, tiny_model: Path) -> 
     )
     assert seen.duplicates == len(duplicates) <= uncommitted
     assert first_run.total - uncommitted <= sum(committed.values())
-    print(
-        f"killed after {first_run.total} routed, committed {committed}, duplicates {seen.duplicates}"
-    )
+    print(f"killed at {first_run.total} routed, committed {committed}, {seen.duplicates} dups")

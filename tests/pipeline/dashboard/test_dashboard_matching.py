@@ -71,6 +71,7 @@ def test_board_lists_open_requests_newest_first_with_or_without_offers() -> None
         _item("vague", "request", [], ts=5),  # names no resource
         _item("offer", "offer", ["water"], ts=2),
         _item("wrong", "offer", ["shelter"], ts=2, status="misclassified"),  # not an offer
+        _item("used", "offer", ["shelter"], ts=2, status="handled"),  # already taken
     ]
     board = match_all(items)
     assert [entry["request"]["id"] for entry in board] == ["new", "old"]

@@ -210,11 +210,14 @@ def test_cli_serves_until_interrupted(kafka_broker, tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "dashboard", "--port", "0", "--prefix", "cli",
          "--bootstrap-servers", kafka_broker.bootstrap_servers, "--metrics-url", ""],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )  # fmt: skip
     try:
-        lines = [process.stdout.readline() for _ in range(2)]
-        url = lines[1].split("open ", 1)[1].strip()
+        line = ""
+        while "open http" not in line:
+            line = process.stdout.readline()
+            assert line, "the command ended without printing its URL"
+        url = line.split("open ", 1)[1].strip()
         assert url.endswith("/?token=" + "t" * 24)
         netloc = urlsplit(url).netloc
         connection = http.client.HTTPConnection(netloc, timeout=10)
