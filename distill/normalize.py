@@ -1,75 +1,21 @@
-"""Tweet text normalisation shared by training, distillation and dedup.
+"""Tweet normalisation for training and dedup.
 
-``normalize_text`` is what models see: HTML entities decoded, mojibake repaired (ftfy plus a
-small table for the Mac-Roman mangling found in the CrisisNLP and Kaggle files), URLs replaced
-by ``http`` (a token every tokenizer knows), user mentions by ``@user``, whitespace collapsed.
-``dedup_key`` is stricter and only used to find duplicates: retweet prefixes removed,
-lower-cased, punctuation and the URL/mention tokens dropped.
+``normalize_text`` (the model-facing form) lives in :mod:`models.preprocess` so that the serving
+runtime applies exactly the same function; ``dedup_key`` is stricter and only used to find
+duplicates: retweet prefixes removed, lower-cased, punctuation and the URL/mention tokens dropped.
 """
 
 from __future__ import annotations
 
-import html
 import re
 
-import ftfy
+from models.preprocess import MOJIBAKE, URL_TOKEN, USER_TOKEN, fix_encoding, normalize_text
 
-URL_TOKEN = "http"
-USER_TOKEN = "@user"
+__all__ = ["MOJIBAKE", "URL_TOKEN", "USER_TOKEN", "dedup_key", "fix_encoding", "normalize_text"]
 
-# Mac-Roman / cp1252 mangling of UTF-8 punctuation that ftfy cannot undo (seen in the data).
-MOJIBAKE: dict[str, str] = {
-    "‰ÛÏ": '"',
-    "‰Û\x9d": '"',
-    "‰Û�": '"',
-    "‰Ûª": "'",
-    "‰Û÷": "'",
-    "‰Ûò": "'",
-    "‰ÛÒ": "-",
-    "‰ÛÓ": "-",
-    "‰Û¢": "-",
-    "‰Û_": "...",
-    "‰Ûó": "",
-    "‰Û": "",
-    "åÊ": " ",
-    "Ì©": "é",
-    "ÌÁ": "á",
-    "Ì±": "ñ",
-    "Ì¼": "ü",
-    "Ì¤": "ä",
-    "Ì¢": "â",
-    "Ì_": "ó",
-    "ÌÏ": "í",
-    "Ì¨": "è",
-    "�": "",
-}
-_MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in sorted(MOJIBAKE, key=len, reverse=True)))
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\bt\.co/\S+", re.IGNORECASE)
-_MENTION_RE = re.compile(r"(?<![\w@])@\w{1,30}")
 _SPACE_RE = re.compile(r"\s+")
 _RT_RE = re.compile(r"^(?:\s*(?:rt|mt)\s*@user\s*:?\s*)+", re.IGNORECASE)
 _NON_WORD_RE = re.compile(r"[^\w]+", re.UNICODE)
-
-
-def fix_encoding(text: str) -> str:
-    """Decode HTML entities (also double-escaped ones) and repair mojibake."""
-    for _ in range(2):
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    text = ftfy.fix_text(text, unescape_html=False, normalization="NFC")
-    return _MOJIBAKE_RE.sub(lambda m: MOJIBAKE[m.group(0)], text)
-
-
-def normalize_text(text: str | None) -> str:
-    """The model-facing form of a post (see module docstring)."""
-    if not text:
-        return ""
-    text = fix_encoding(text)
-    text = _URL_RE.sub(URL_TOKEN, text)
-    text = _MENTION_RE.sub(USER_TOKEN, text)
-    return _SPACE_RE.sub(" ", text).strip()
 
 
 def dedup_key(normalized: str) -> str:

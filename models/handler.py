@@ -45,7 +45,8 @@ class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, OnnxClassifi
         return self._package
 
     def load_model(self) -> OnnxClassifier:
-        return OnnxClassifier(ModelPackage.load(self._model_path, verify=self._verify), self._runtime)
+        package = ModelPackage.load(self._model_path, verify=self._verify)
+        return OnnxClassifier(package, self._runtime)
 
     def run_inference(
         self,
@@ -56,7 +57,7 @@ class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, OnnxClassifi
         predictions = model.predict(list(batch))
         return [
             PredictionResult(example=text, inference=pred, model_id=model.model_id)
-            for text, pred in zip(batch, predictions)
+            for text, pred in zip(batch, predictions, strict=True)
         ]
 
     def get_num_bytes(self, batch: Sequence[str]) -> int:

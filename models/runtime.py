@@ -1,8 +1,9 @@
 """ONNX Runtime text classifier with length-aware dynamic padding.
 
-The tokenizer is the package's ``tokenizer.json`` loaded by Hugging Face ``tokenizers``
-(the Rust fast tokenizer, without importing transformers). A batch is tokenized once,
-sorted by token length, cut into sub-batches of at most ``batch_size`` and each
+Texts first go through the package's preprocessing (``models.preprocess``, the same
+function training used). The tokenizer is the package's ``tokenizer.json`` loaded by Hugging
+Face ``tokenizers`` (the Rust fast tokenizer, without importing transformers). A batch is
+tokenized once, sorted by token length, cut into sub-batches of at most ``batch_size`` and each
 sub-batch is padded only to its own longest post, so short tweets never pay for a long one.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from models.errors import ModelPackageError, TriageError
 from models.package import ModelPackage, resolve_model
+from models.preprocess import PREPROCESSORS
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ class OnnxClassifier:
         self.tokenizer.enable_truncation(max_length=package.max_length)
         self.pad_id = self._pad_id()
         self.labels = list(package.labels)
+        preprocessing = str(package.extra.get("preprocessing", "none"))
+        if preprocessing not in PREPROCESSORS:
+            raise ModelPackageError(
+                f"{package.path}: unknown preprocessing {preprocessing!r} in triage.json "
+                f"(this runtime knows: {', '.join(sorted(PREPROCESSORS))}); upgrade crisis-triage"
+            )
+        self.preprocess = PREPROCESSORS[preprocessing]
 
     @classmethod
     def from_path(
@@ -119,13 +128,14 @@ class OnnxClassifier:
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token count of each text after truncation (for length bucketing)."""
-        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+        cleaned = [self.preprocess(t) for t in texts]
+        return [len(e.ids) for e in self.tokenizer.encode_batch(cleaned)]
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Raw logits ``[len(texts), n_labels]`` in input order."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch([self.preprocess(t) for t in texts])
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         step = max(1, self.options.batch_size)
@@ -161,7 +171,9 @@ class OnnxClassifier:
             results.append(
                 Prediction(
                     label=self.labels[best],
-                    probabilities={lab: round(float(p), 6) for lab, p in zip(self.labels, row)},
+                    probabilities={
+                        lab: round(float(p), 6) for lab, p in zip(self.labels, row, strict=True)
+                    },
                     model=model_id,
                 )
             )

@@ -183,8 +183,9 @@ def _summary(seen: Seen, elapsed: float, sent: int, out: TextIO) -> None:
         print("  (review = top probability below the model's threshold for that label)", file=out)
 
 
-def run_demo(config: DemoConfig, out: TextIO = sys.stdout) -> int:
+def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     """Run the demo until every post is routed, ``duration_s`` passes, or Ctrl-C."""
+    out = out or sys.stdout
     from pipeline.broker import EmbeddedBroker
     from pipeline.replay import replay_posts
 
