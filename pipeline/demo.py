@@ -8,6 +8,7 @@ reading the routed topics back. Ctrl-C stops everything and still prints the sum
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -117,7 +118,7 @@ class JobProcess:
     def stop(self) -> None:
         """SIGINT (clean stop), then SIGKILL after a grace period."""
         if self.alive():
-            self.popen.send_signal(2)
+            self.popen.send_signal(signal.SIGINT)
             try:
                 self.popen.wait(JOB_STOP_GRACE_S)
             except subprocess.TimeoutExpired:
@@ -287,15 +288,22 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
         interrupted = True
         print("\ntriage demo: stopping…", file=out)
     finally:
-        stop_replay.set()
-        if watcher is not None:
-            seen = watcher.snapshot()
-            watcher.stop()
-        for service in services:
-            service.stop()
-        if job is not None:
-            job.stop()
-        if broker is not None:
-            broker.stop()
+        # A second Ctrl-C must not leave the job or the broker behind: ignore it while cleaning.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            stop_replay.set()
+            if watcher is not None:
+                seen = watcher.snapshot()
+                watcher.stop()
+            for service in services:
+                service.stop()
+            if job is not None:
+                job.stop()
+            if broker is not None:
+                broker.stop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
     _summary(seen, time.monotonic() - start, sent[0], out)
     return 130 if interrupted else 0

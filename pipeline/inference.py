@@ -49,11 +49,13 @@ def build_model_handler(
     min_batch_size: int | None = None,
     threads: int = 0,
     device: str = "cpu",
+    max_batch_wait_s: int | None = None,
 ) -> tuple[KeyedModelHandler, ModelPackage]:
     """A keyed handler (key = the post) over the metered ONNX handler, and its package.
 
-    No ``max_batch_duration_secs``: that turns on stateful batching, whose timers fire only
-    when the source ends on FnApiRunner. Batches form within a bundle instead.
+    ``max_batch_wait_s`` (``max_batch_duration_secs``) turns on stateful batching across
+    bundles, whose timers fire only when the source ends on FnApiRunner: leave it None there,
+    batches then form within a bundle.
     """
     runtime = RuntimeOptions(intra_op_threads=threads, device=device, batch_size=batch_size)
     runtime.providers()  # a bad --device fails here, at launch, not in a worker
@@ -62,5 +64,6 @@ def build_model_handler(
         runtime=runtime,
         min_batch_size=min(min_batch_size or batch_size, batch_size),
         max_batch_size=batch_size,
+        max_batch_duration_secs=max_batch_wait_s,
     )
     return KeyedModelHandler(handler), handler.package

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import apache_beam as beam
@@ -23,8 +22,6 @@ from pipeline.kafka import (
 from pipeline.options import TriageOptions
 from pipeline.routing import output_topics
 from pipeline.transforms import TriagePosts
-
-log = logging.getLogger(__name__)
 
 
 def prepare_topics(settings: KafkaSettings, input_topic: str, output_prefix: str) -> int:
@@ -47,6 +44,7 @@ def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPacka
         min_batch_size=job.min_batch_size,
         threads=job.threads,
         device=job.device,
+        max_batch_wait_s=job.max_batch_wait,
     )
 
 

@@ -120,6 +120,15 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: --batch-size; smaller lets Beam adapt batch sizes)",
     )
     parser.add_argument(
+        "--max-batch-wait",
+        dest="max_batch_wait",
+        type=_positive_int,
+        default=None,
+        metavar="SECONDS",
+        help="longest wait to fill a batch across bundles (stateful batching; distributed "
+        "runners only: FnApiRunner fires its timers only when the source ends)",
+    )
+    parser.add_argument(
         "--max-text-chars",
         dest="max_text_chars",
         type=_positive_int,

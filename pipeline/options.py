@@ -39,6 +39,11 @@ def make_options(beam_args: list[str], job_values: dict) -> PipelineOptions:
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
+    if job.max_batch_wait and standard.runner in LOCAL_RUNNERS:
+        raise TriageError(
+            f"--max-batch-wait needs a distributed runner (Flink, Dataflow): on {standard.runner} "
+            "batches form within a bundle instead"
+        )
     unbounded = not job.bounded and job.stop_after_idle is None
     if unbounded and standard.runner not in LOCAL_RUNNERS:
         standard.streaming = True

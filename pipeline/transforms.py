@@ -6,6 +6,7 @@ no GroupByKey, windows or timers, which fire only when the source ends on FnApiR
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
@@ -51,7 +52,8 @@ def dead_letter_message(prefix: str, record: Any, reason: str, detail: str) -> K
 
 
 class ParsePosts(beam.DoFn):
-    """KafkaRecord → Post; anything off-contract → a dead letter on ``DEAD_LETTERS_TAG``."""
+    """KafkaRecord → (Post, text), keyed for RunInference; anything off-contract → a dead
+    letter on ``DEAD_LETTERS_TAG``."""
 
     def __init__(self, output_prefix: str, max_text_chars: int, metrics_port: int = 0):
         self._prefix = output_prefix
@@ -61,16 +63,23 @@ class ParsePosts(beam.DoFn):
     def setup(self) -> None:
         # FnApiRunner: already serving in the launching process (no-op). Distributed
         # runners: each worker process serves its own /metrics on the same port.
-        metrics.start_metrics_server(self._metrics_port)
+        try:
+            metrics.start_metrics_server(self._metrics_port)
+        except OSError as exc:  # e.g. a second worker process on the same host
+            logging.getLogger(__name__).warning(
+                "metrics port %s unavailable in this worker: %s", self._metrics_port, exc
+            )
 
     def process(self, record: KafkaRecord) -> Iterator[Any]:
         try:
-            yield parse_record(record, self._max_text_chars)
+            post = parse_record(record, self._max_text_chars)
         except InvalidPost as exc:
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTERS_TAG,
                 dead_letter_message(self._prefix, record, exc.reason, exc.detail),
             )
+            return
+        yield post, post.text
 
 
 class RoutePosts(beam.DoFn):
@@ -80,6 +89,7 @@ class RoutePosts(beam.DoFn):
         self._prefix = output_prefix
         self._thresholds = dict(thresholds)
         self._enrich = None
+        self._routed: dict[tuple[str, str], Any] = {}  # (route, label) → counter child
 
     def setup(self) -> None:
         try:  # optional: location/resource enrichment, when that module is installed
@@ -95,7 +105,10 @@ class RoutePosts(beam.DoFn):
         route = choose_route(label, classification["probabilities"], self._thresholds)
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
         message = routed_message(post, classification, route, utc_now_iso(), enrichment)
-        metrics.POSTS_ROUTED.labels(route=route, label=label).inc()
+        counter = self._routed.get((route, label))
+        if counter is None:
+            counter = self._routed[route, label] = metrics.POSTS_ROUTED.labels(route, label)
+        counter.inc()
         metrics.END_TO_END_LATENCY.observe(max(0.0, time.time() - post.timestamp_ms / 1000.0))
         yield KafkaMessage(
             topic=topic_for(self._prefix, route),
@@ -152,9 +165,7 @@ class TriagePosts(beam.PTransform):
             ParsePosts(prefix, self._max_text_chars, self._metrics_port)
         ).with_outputs(DEAD_LETTERS_TAG, main="posts")
         classified, failed = (
-            parsed.posts
-            | "KeyByPost" >> beam.Map(lambda post: (post, post.text))
-            | "Classify" >> RunInference(self._handler).with_exception_handling()
+            parsed.posts | "Classify" >> RunInference(self._handler).with_exception_handling()
         )
         routed = classified | "Route" >> beam.ParDo(RoutePosts(prefix, self._thresholds))
         failed_letters = failed.failed_inferences | "FailedToDLQ" >> beam.FlatMap(

@@ -47,6 +47,7 @@ JOB = [*KAFKA, "--input-topic", "in", "--output-prefix", "out", "--group-id", "g
         (["run", *JOB, "--batch-size", "0"], ["--batch-size", "at least 1"]),
         (["run", *JOB, "--stop-after-idle", "soon"], ["--stop-after-idle"]),
         (["run", *JOB, "--device", "tpu"], ["--device"]),
+        (["run", *JOB, "--max-batch-wait", "2"], ["--max-batch-wait", "FnApiRunner"]),
         (["run", *JOB, "--model", "/no/such/model"], ["/no/such/model", "does not exist"]),
         (["replay", "/no/such/file.csv", "--topic", "t", *KAFKA], ["no such file"]),
         (["replay", "posts.csv", *KAFKA], ["--topic"]),

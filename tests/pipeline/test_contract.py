@@ -179,3 +179,23 @@ def test_validation_is_fast() -> None:
         parse_value(value)
     per_post = (time.perf_counter() - start) / len(values)
     assert per_post < 50e-6, f"{per_post * 1e6:.1f} µs per post"
+
+
+def test_demo_sample_is_valid_and_regenerable() -> None:
+    """pipeline/demo_posts.jsonl: contract-valid posts, exactly what its generator writes."""
+    import io
+    from contextlib import redirect_stdout
+    from pathlib import Path
+
+    import pipeline.demo_data as demo_data
+
+    shipped = Path(demo_data.__file__).with_name("demo_posts.jsonl").read_text(encoding="utf-8")
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        demo_data.main()
+    assert buffer.getvalue() == shipped
+    lines = shipped.splitlines()
+    assert len(lines) == 200
+    posts = [parse_value(line.encode("utf-8")) for line in lines]
+    assert len({p["id"] for p in posts}) == 200
+    assert sum("geo" in p for p in posts) > 20

@@ -22,7 +22,6 @@ from pipeline.cli import main
 from pipeline.demo_data import generate_posts
 from pipeline.routing import LABEL_ROUTES, ROUTES, choose_route
 
-pytestmark = pytest.mark.integration
 HAS_ENRICH = importlib.util.find_spec("pipeline.enrich") is not None
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -143,6 +142,7 @@ def _consume_all(kafka_settings, topics: list[str], expected: int) -> dict[str, 
     return out
 
 
+@pytest.mark.integration
 def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, posts) -> None:
     topic, prefix = "e2e.posts", "e2e"
     from pipeline.kafka import ensure_topics
@@ -246,3 +246,28 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
         assert letter["kafka"]["topic"] == topic
         assert (letter["kafka"]["partition"], letter["kafka"]["offset"]) == (partition, offset)
         assert ISO_UTC.match(letter["dead_lettered_at"])
+
+
+def test_failed_inference_becomes_dead_letters() -> None:
+    """RunInference's exception output (batch, (type, repr, traceback)) → one letter per post."""
+    from pipeline.contract import Post
+    from pipeline.transforms import _failed_batch_to_dead_letters
+
+    posts = [
+        Post({"id": f"p{i}", "text": f"t{i}"}, "in", 1, 10 + i, 1_700_000_000_000, "now")
+        for i in range(2)
+    ]
+    error = (RuntimeError, "RuntimeError('ORT failed')", ["Traceback ..."])
+    letters = list(_failed_batch_to_dead_letters("x", ([(p, p.text) for p in posts], error)))
+    assert [m.topic for m in letters] == ["x.dlq", "x.dlq"]
+    assert [m.key for m in letters] == [b"p0", b"p1"]
+    letter = json.loads(letters[1].value)
+    assert letter["reason"] == "inference_error"
+    assert "ORT failed" in letter["detail"]
+    assert json.loads(letter["value_utf8"]) == {"id": "p1", "text": "t1"}
+    assert letter["kafka"] == {
+        "topic": "in",
+        "partition": 1,
+        "offset": 11,
+        "timestamp_ms": 1_700_000_000_000,
+    }
