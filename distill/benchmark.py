@@ -66,7 +66,7 @@ def time_predictor(
     """Load one model and time it at each batch size (runs inside the child process)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from distill.predictors import load_predictor
+    from distill.predictors import display_path, load_predictor
 
     started = time.perf_counter()
     predictor = load_predictor(spec.path, spec.kind, threads=threads, batch_size=max(batch_sizes))
@@ -87,6 +87,7 @@ def time_predictor(
         passes[str(size)] = [round(s, 4) for s in seconds]
     return {
         **asdict(spec),
+        "path": display_path(spec.path),
         "name": predictor.name,
         "sha256": predictor.identity,
         "model_bytes": predictor.model_bytes,

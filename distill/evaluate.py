@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from distill import metrics
-from distill.predictors import Predictor, load_predictor
+from distill.predictors import Predictor, display_path, load_predictor
 from models.errors import TriageError
 
 CHUNK = 256  # posts per inference call (progress granularity)
@@ -136,7 +136,7 @@ def evaluate(
         predictor = load_predictor(path, threads=threads, batch_size=batch_size)
         entry: dict[str, Any] = {
             "name": predictor.name,
-            "path": str(path),
+            "path": display_path(path),
             "kind": predictor.kind,
             "role": "teacher" if teacher and index == 0 else "student",
             "sha256": predictor.identity,

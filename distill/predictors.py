@@ -49,6 +49,15 @@ class Predictor(Protocol):
         ...
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the working directory when inside it (for result files)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
 def column_order(model_labels: Sequence[str]) -> list[int]:
     """Index of each of ``LABELS`` in the model's output columns."""
     model_labels = list(model_labels)
