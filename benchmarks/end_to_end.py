@@ -126,6 +126,7 @@ def pipeline_throughput(
 
 
 def wait_serving(job: subprocess.Popen, port: int, timeout_s: float = 120) -> None:
+    """Block until the job's source reports consumer lag (it is polling Kafka)."""
     import urllib.request
 
     deadline = time.monotonic() + timeout_s
@@ -134,7 +135,7 @@ def wait_serving(job: subprocess.Popen, port: int, timeout_s: float = 120) -> No
             raise SystemExit("the streaming job exited early")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
-                if b"triage_model_info{" in r.read():
+                if b"triage_consumer_lag_messages{" in r.read():
                     return
         except OSError:
             pass
@@ -222,7 +223,7 @@ def main() -> None:
     # Raw and pipeline alternate within a repeat: the median of per-repeat ratios cancels
     # the drift of a shared machine's load between repeats.
     ratio = statistics.median(p / r for p, r in zip(pipes, raws, strict=True))
-    command = ".venv/bin/python benchmarks/end_to_end.py " + shlex.join(sys.argv[1:])
+    command = shlex.join([".venv/bin/python", "benchmarks/end_to_end.py", *sys.argv[1:]])
     cores = os.cpu_count()
     note = args.note + "\n" if args.note else ""
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M")

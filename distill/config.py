@@ -56,6 +56,8 @@ class TrainConfig:
     base: str = "minilm"  # "mpnet" | "minilm"
     layers: list[int] | None = None  # keep these encoder layers of the base (None: all)
     prune_vocab: bool = False
+    vocab_min_count: int = 2  # prune_vocab: keep corpus tokens seen at least this often
+    quantize_embeddings: bool = True  # False: word embeddings stay fp32 (Gather not quantised)
     freeze_layers: int = 0  # teacher: freeze embeddings + this many lower layers
     max_length: int = 64
     batch_size: int = 16

@@ -20,60 +20,92 @@ from distill.config import RUNS_DIR, TrainConfig
 from distill.splits import DATA_DIR, load_prepared
 from distill.student import build_student
 from distill.teacher import make_logger
-from distill.training import balanced_sample, target_ids, train
+from distill.training import target_ids, train
 from models.errors import TriageError
 from models.package import ModelPackage
 
 TEACHER_PACKAGE = RUNS_DIR / "teacher" / "package"
 
 
+def prefix_sample(frame: pl.DataFrame, per_class: dict[str, int], seed: int) -> pl.DataFrame:
+    """The first ``per_class[target]`` rows of a seeded shuffle of each target (all rows of
+    unlisted targets). Raising a cap only adds rows, so cached teacher logits stay useful."""
+    parts = []
+    for (target,), rows in frame.sort("row_id").group_by("target", maintain_order=True):
+        rows = rows.sample(fraction=1.0, shuffle=True, seed=seed)
+        parts.append(rows.head(per_class.get(str(target), rows.height)))
+    return pl.concat(parts)
+
+
 def distill_rows(data: dict[str, pl.DataFrame], cfg: TrainConfig) -> pl.DataFrame:
-    """Labelled (balanced) + transfer rows for one student run, in a seeded order."""
-    labelled = balanced_sample(data["train"], cfg.per_class, cfg.seed)
-    transfer = data["transfer"]
-    if cfg.transfer_rows < transfer.height:
-        transfer = transfer.sample(n=cfg.transfer_rows, seed=cfg.seed)
+    """Labelled (per-class capped) + transfer rows for one student run, in a seeded order."""
+    labelled = prefix_sample(data["train"], cfg.per_class, cfg.seed)
+    transfer = prefix_sample(data["transfer"], {"unlabelled": cfg.transfer_rows}, cfg.seed)
     rows = pl.concat([labelled, transfer]).select("text", "target")
     return rows.sample(fraction=1.0, shuffle=True, seed=cfg.seed)
 
 
-def texts_digest(texts: list[str], *extra: str) -> str:
-    digest = hashlib.sha256()
-    for part in (*extra, *texts):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\x00")
-    return digest.hexdigest()[:24]
+def text_keys(texts: list[str]) -> np.ndarray:
+    """sha1 of each text (the per-text cache key)."""
+    return np.array([hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts])
+
+
+class LogitCache:
+    """Teacher logits per text, in ``<dir>/<chunk>.npz`` files (keys + logits).
+
+    The folder is specific to one teacher ONNX file (its checksum is in the folder name), so a
+    retrained teacher never reuses stale logits. Each computed chunk is saved at once: an
+    interrupted run resumes where it stopped.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.table: dict[str, np.ndarray] = {}
+        for chunk in sorted(folder.glob("*.npz")):
+            with np.load(chunk) as data:
+                self.table.update(zip(data["keys"].tolist(), data["logits"], strict=True))
+
+    def missing(self, keys: np.ndarray) -> list[int]:
+        return [i for i, k in enumerate(keys.tolist()) if k not in self.table]
+
+    def add(self, keys: np.ndarray, logits: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha1("".join(keys.tolist()).encode()).hexdigest()[:16]
+        tmp = self.folder / f"{name}.partial"
+        with tmp.open("wb") as handle:
+            np.savez(handle, keys=keys, logits=logits)
+        tmp.rename(self.folder / f"{name}.npz")
+        self.table.update(zip(keys.tolist(), logits, strict=True))
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        return np.stack([self.table[k] for k in keys.tolist()]).astype(np.float32)
 
 
 def teacher_logits(
     texts: list[str], teacher: Path = TEACHER_PACKAGE, threads: int = 2, log=print
 ) -> np.ndarray:
-    """Teacher logits for ``texts``, cached in ``<teacher>/../logits/<hash>.npy``.
+    """Teacher logits for ``texts`` (ONNX fp32 teacher package), cached per text in
+    ``<teacher>/../logits/<teacher onnx sha256[:16]>/``; only missing texts are computed."""
+    from tqdm import tqdm
 
-    The hash covers the teacher's ONNX checksum and every text, so a changed teacher or
-    data set never reuses stale logits.
-    """
     from models.runtime import OnnxClassifier, RuntimeOptions
 
     if not (teacher / "triage.json").is_file():
         raise TriageError(f"no teacher package at {teacher}: run `triage distill export teacher`")
     package = ModelPackage.load(teacher)
-    key = texts_digest(texts, package.files["model.onnx"], str(package.max_length))
-    cache = teacher.parent / "logits" / f"{key}.npy"
-    if cache.is_file():
-        log(f"teacher logits from cache {cache}")
-        return np.load(cache)
-    classifier = OnnxClassifier(package, RuntimeOptions(intra_op_threads=threads, batch_size=32))
-    from tqdm import tqdm
-
-    out = np.zeros((len(texts), len(package.labels)), dtype=np.float32)
-    chunk = 512
-    for start in tqdm(range(0, len(texts), chunk), desc="teacher logits", mininterval=10):
-        out[start : start + chunk] = classifier.logits(texts[start : start + chunk])
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, out)
-    log(f"teacher logits for {len(texts)} texts → {cache}")
-    return out
+    cache = LogitCache(teacher.parent / "logits" / package.files["model.onnx"][:16])
+    keys = text_keys(texts)
+    todo = cache.missing(keys)
+    log(f"teacher logits: {len(texts) - len(todo)} cached, {len(todo)} to compute")
+    if todo:
+        classifier = OnnxClassifier(
+            package, RuntimeOptions(intra_op_threads=threads, batch_size=32)
+        )
+        chunk = 512
+        for start in tqdm(range(0, len(todo), chunk), desc="teacher logits", mininterval=10):
+            idx = todo[start : start + chunk]
+            cache.add(keys[idx], classifier.logits([texts[i] for i in idx]))
+    return cache.get(keys)
 
 
 def distil_student(

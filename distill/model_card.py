@@ -40,9 +40,9 @@ def model_card(meta: dict[str, Any], manifest: dict[str, Any]) -> str:
 
 Classifies a crisis social-media post as **request**, **offer**, **emotional_support** or
 **other** (labels in this order). Distilled student for the crisis-triage streaming job; runs
-with ONNX Runtime on CPU (`models.runtime.OnnxClassifier`). Inputs should be normalised with
-`{meta.get("preprocessing", "distill.normalize.normalize_text")}` (HTML entities, mojibake,
-URLs → `http`, mentions → `@user`), as in training.
+with ONNX Runtime on CPU (`models.runtime.OnnxClassifier`), which applies the package's
+preprocessing `{meta.get("preprocessing")}` (`models.preprocess.normalize_text`: HTML entities,
+mojibake, URLs → `http`, mentions → `@user`) exactly as in training.
 
 - Architecture: {arch}{vocab}; a linear classification head. Student of a fine-tuned
   all-mpnet-base-v2 teacher (runs/teacher).

@@ -15,7 +15,7 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "vocab.txt",
 )
-PREPROCESSING = "distill.normalize.normalize_text"
+PREPROCESSING = "tweet-v1"  # models.preprocess.PREPROCESSORS: distill.normalize.normalize_text
 
 
 def write_package(

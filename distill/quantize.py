@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 
 
-def quantize_dynamic_int8(onnx_path: str | Path, out_path: str | Path) -> Path:
-    """Weights int8 (per tensor), activations quantised on the fly; MatMul and Gather ops.
+def quantize_dynamic_int8(
+    onnx_path: str | Path,
+    out_path: str | Path,
+    per_channel: bool = True,
+    quantize_embeddings: bool = True,
+) -> Path:
+    """Weights int8, activations quantised on the fly: MatMul (+ Gather, i.e. the embedding
+    tables, unless ``quantize_embeddings`` is False; per-channel MatMul weights by default).
 
     Uses ``optimum.onnxruntime.ORTQuantizer`` with the AVX2 dynamic preset (runs on any x86-64
     with AVX2; VNNI/AVX-512 CPUs execute the same graph faster), else onnxruntime's
@@ -24,7 +30,11 @@ def quantize_dynamic_int8(onnx_path: str | Path, out_path: str | Path) -> Path:
         from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
         quantizer = ORTQuantizer.from_pretrained(onnx_path.parent, file_name=onnx_path.name)
-        config = AutoQuantizationConfig.avx2(is_static=False, per_channel=False)
+        config = AutoQuantizationConfig.avx2(
+            is_static=False,
+            per_channel=per_channel,
+            operators_to_quantize=None if quantize_embeddings else ["MatMul"],
+        )
         with tempfile.TemporaryDirectory() as tmp:
             quantizer.quantize(save_dir=tmp, quantization_config=config)
             produced = next(Path(tmp).glob("*.onnx"))
@@ -32,7 +42,13 @@ def quantize_dynamic_int8(onnx_path: str | Path, out_path: str | Path) -> Path:
     except ImportError:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(onnx_path), str(out_path), weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            str(onnx_path),
+            str(out_path),
+            per_channel=per_channel,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=None if quantize_embeddings else ["MatMul"],
+        )
     return out_path
 
 

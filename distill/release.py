@@ -113,7 +113,9 @@ def release_student(
         raise TriageError(f"no trained student in {hf}: run `triage distill distil {cfg.name}`")
     started = time.time()
     onnx_fp32, exporter = export_folder(hf, run_dir / "onnx")
-    onnx_int8 = quantize_dynamic_int8(onnx_fp32, run_dir / "onnx-int8" / "model.onnx")
+    onnx_int8 = quantize_dynamic_int8(
+        onnx_fp32, run_dir / "onnx-int8" / "model.onnx", True, cfg.quantize_embeddings
+    )
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length}
     fp32_pkg = write_package(run_dir / "package-fp32", onnx_fp32, hf, {**meta, "precision": "fp32"})
     int8_pkg = write_package(run_dir / "package", onnx_int8, hf, {**meta, "precision": "int8"})
@@ -148,7 +150,8 @@ def release_student(
         "temperature": temperature,
         "thresholds": thresholds,
         "precision": "int8",
-        "quantization": "dynamic int8 (optimum ORTQuantizer, avx2 preset, per-tensor)",
+        "quantization": "dynamic int8 (optimum ORTQuantizer, avx2 preset, per-channel MatMul"
+        + (", int8 embeddings)" if cfg.quantize_embeddings else "; embeddings kept fp32)"),
         "exporter": exporter,
         "parity": {
             "onnx_fp32_vs_torch_max_abs_logit_diff": torch_vs_onnx,

@@ -73,7 +73,7 @@ def build_student(cfg: TrainConfig, corpus: list[str], out_dir: Path):
         backbone.encoder.layer = torch.nn.ModuleList([layers[i] for i in cfg.layers])
         model.config.num_hidden_layers = len(cfg.layers)
     if cfg.prune_vocab:
-        keep = pruned_vocab(tokenizer, corpus)
+        keep = pruned_vocab(tokenizer, corpus, cfg.vocab_min_count)
         tokenizer = prune_tokenizer(tokenizer, keep, out_dir)
         old = backbone.embeddings.word_embeddings.weight.data
         new = torch.nn.Embedding(len(keep), old.shape[1], padding_idx=tokenizer.pad_token_id)

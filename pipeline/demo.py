@@ -134,7 +134,7 @@ def _metrics_port(wanted: int) -> int:
 
 
 def _wait_until_serving(job: JobProcess, metrics_url: str, timeout_s: float = 120.0) -> None:
-    """Block until the job's /metrics reports its model (it is about to read)."""
+    """Block until the job's /metrics reports consumer lag: its source is polling Kafka."""
     import urllib.error
     import urllib.request
 
@@ -144,7 +144,7 @@ def _wait_until_serving(job: JobProcess, metrics_url: str, timeout_s: float = 12
             raise TriageError(f"the job failed to start; its log ends:\n{job.log_tail()}")
         try:
             with urllib.request.urlopen(metrics_url, timeout=1) as response:
-                if b"triage_model_info{" in response.read():
+                if b"triage_consumer_lag_messages{" in response.read():
                     return
         except (urllib.error.URLError, OSError):
             pass
@@ -240,7 +240,7 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
         services = start_extra_services(context)
         for service in services:
             print(f"triage demo: {service.name} at {service.url or '(no URL)'}", file=out)
-        print("triage demo: waiting for the job to load the model…", file=out, flush=True)
+        print("triage demo: waiting for the job to start reading…", file=out, flush=True)
         _wait_until_serving(job, metrics_url)
         watcher = OutputWatcher(settings, config.output_prefix, config.input_topic).start()
         total = len(config.posts)

@@ -36,12 +36,13 @@ def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
     common = ["--config", str(config), "--runs", str(runs), "--prepared", str(prepared_data)]
     assert main(["distill", "distil", *common]) == 0
     assert (runs / "e2e-student" / "checkpoint.pt").is_file()
-    assert list((runs / "teacher" / "logits").glob("*.npy"))  # cached teacher logits
+    assert list((runs / "teacher" / "logits").glob("*/*.npz"))  # cached teacher logits
 
     # resume: one more step on top of the checkpoint, teacher logits from the cache
     assert main(["distill", "distil", *common, "--max-steps", "3"]) == 0
     log = (runs / "e2e-student" / "log.txt").read_text("utf-8")
-    assert "resumed from" in log and "at step 2/3" in log and "teacher logits from cache" in log
+    assert "resumed from" in log and "at step 2/3" in log
+    assert "teacher logits: 56 cached, 0 to compute" in log
 
     args = ["distill", "export", *common, "--ship", "--default", "--models-dir", str(models)]
     assert main(args) == 0
@@ -66,3 +67,16 @@ def test_prepare_cli_prints_sizes_per_label(tmp_path, shared_data, capsys):
     printed = capsys.readouterr().out
     assert "humaid_test" in printed and "request" in printed and "train" in printed
     assert (out / "manifest.json").is_file()
+
+
+def test_raising_caps_only_adds_rows(prepared_data):
+    from distill.config import TrainConfig
+    from distill.distil import distill_rows
+    from distill.splits import load_prepared
+
+    data = load_prepared(prepared_data)
+    small = TrainConfig(name="a", role="student", per_class={"other": 50}, transfer_rows=20)
+    large = TrainConfig(name="b", role="student", per_class={"other": 80}, transfer_rows=30)
+    a, b = distill_rows(data, small), distill_rows(data, large)
+    assert set(a["text"]) < set(b["text"])
+    assert a.filter(a["target"] == "other").height == 50

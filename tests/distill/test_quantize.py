@@ -32,6 +32,18 @@ def test_int8_agrees_with_fp32(tmp_path, shared_data, random_bert):
     assert agreement(fp32, int8) >= 0.99
 
 
+def test_embeddings_can_stay_fp32(tmp_path, random_bert):
+    hf = random_bert(tmp_path / "hf", hidden=32, layers=1)
+    fp32_file, _ = export_folder(hf, tmp_path / "onnx")
+    out = quantize_dynamic_int8(fp32_file, tmp_path / "q" / "model.onnx", quantize_embeddings=False)
+    graph = onnx.load(out).graph
+    assert "MatMulInteger" in {node.op_type for node in graph.node}
+    gathers = [n for n in graph.node if n.op_type == "Gather" and "word_embeddings" in n.input[0]]
+    assert gathers  # the embedding lookup reads the fp32 table directly
+    tables = {t.name: t.data_type for t in graph.initializer}
+    assert tables[gathers[0].input[0]] == onnx.TensorProto.FLOAT
+
+
 def test_agreement_and_diff_helpers():
     import numpy as np
 
