@@ -37,6 +37,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from models.package import ModelPackage, resolve_model  # noqa: E402
 from models.runtime import OnnxClassifier, RuntimeOptions  # noqa: E402
 from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
+from pipeline.job_args import default_threads  # noqa: E402
 from pipeline.kafka import KafkaSettings, ensure_topics  # noqa: E402
 from pipeline.replay import replay_posts  # noqa: E402
 from pipeline.routing import output_topics  # noqa: E402
@@ -192,7 +193,9 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=0, help="ORT intra-op threads (0 = all)")
+    parser.add_argument(
+        "--threads", type=int, default=default_threads(), help="ORT intra-op threads (job default)"
+    )
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)

@@ -32,9 +32,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="triage",
-        description="Crisis triage: classify crisis posts from Kafka and route the actionable ones.",
+        description=(
+            "Crisis triage: classify crisis posts from Kafka and route the actionable ones."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Start with `triage demo` (no arguments). Every subcommand has --help with examples.",
+        epilog=(
+            "Start with `triage demo` (no arguments). Every subcommand has --help with examples."
+        ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True

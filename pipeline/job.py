@@ -12,6 +12,7 @@ from models.errors import TriageError
 from models.package import ModelPackage
 from pipeline import metrics
 from pipeline.inference import build_model_handler, publish_model_info
+from pipeline.job_args import default_threads
 from pipeline.kafka import (
     KafkaSettings,
     ReadFromKafka,
@@ -42,7 +43,7 @@ def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPacka
         job.model,
         batch_size=job.batch_size,
         min_batch_size=job.min_batch_size,
-        threads=job.threads,
+        threads=default_threads() if job.threads is None else job.threads,
         device=job.device,
         max_batch_wait_s=job.max_batch_wait,
     )
