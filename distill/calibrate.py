@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from models.package import LABELS
+
+# Precision each label's routed topic must keep on dev; lower-confidence predictions go to review.
+# A missed request costs more than a false alarm, so requests (then offers) are routed at lower
+# confidence: the review queue holds only the really uncertain posts, not most requests.
+REVIEW_TARGET_PRECISION: dict[str, float] = {
+    "request": 0.6,
+    "offer": 0.7,
+    "emotional_support": 0.8,
+    "other": 0.8,
+}
 
 
 def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
@@ -30,10 +42,14 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def review_thresholds(
-    probs: np.ndarray, labels: np.ndarray, target_precision: float = 0.8, min_support: int = 10
+    probs: np.ndarray,
+    labels: np.ndarray,
+    target_precision: float | Mapping[str, float] = REVIEW_TARGET_PRECISION,
+    min_support: int = 10,
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """Per label, the lowest confidence from which the precision of that predicted label on dev
-    stays ≥ ``target_precision`` (predictions below it go to the review queue).
+    stays ≥ its target (one float for all labels, or a per-label mapping; predictions below
+    it go to the review queue).
 
     If no cut reaches the target with ``min_support`` predictions, the cut with the best
     precision is used. Returns (thresholds, per-label report: precision, coverage, support).
@@ -43,6 +59,11 @@ def review_thresholds(
     thresholds: dict[str, float] = {}
     report: dict[str, dict] = {}
     for k, label in enumerate(LABELS):
+        target = (
+            target_precision[label]
+            if isinstance(target_precision, Mapping)
+            else float(target_precision)
+        )
         mask = pred == k
         c, correct = conf[mask], (labels[mask] == k)
         order = np.argsort(-c)
@@ -52,9 +73,7 @@ def review_thresholds(
             report[label] = {"precision": None, "coverage": 0.0, "support": 0}
             continue
         precision_at = np.cumsum(correct) / np.arange(1, len(c) + 1)  # top-i predictions
-        ok = np.where(
-            (precision_at >= target_precision) & (np.arange(1, len(c) + 1) >= min_support)
-        )[0]
+        ok = np.where((precision_at >= target) & (np.arange(1, len(c) + 1) >= min_support))[0]
         if len(ok):
             # the largest confident set whose precision still meets the target
             i = int(ok.max())

@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from distill.calibrate import fit_temperature, review_thresholds, softmax
+from distill.calibrate import (
+    REVIEW_TARGET_PRECISION,
+    fit_temperature,
+    review_thresholds,
+    softmax,
+)
 from distill.config import RUNS_DIR, TrainConfig
 from distill.export import export_folder
 from distill.model_card import model_card
@@ -102,7 +107,7 @@ def release_student(
     cfg: TrainConfig,
     data_dir: Path = DATA_DIR,
     runs: Path = RUNS_DIR,
-    target_precision: float = 0.8,
+    target_precision: float | dict[str, float] = REVIEW_TARGET_PRECISION,
     max_mb: float = MAX_PACKAGE_MB,
 ) -> Path:
     """Export, quantise, check and calibrate a trained student → ``runs/<name>/package``."""
