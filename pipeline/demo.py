@@ -91,6 +91,8 @@ class DemoConfig:
     partitions: int = 2
     metrics_port: int = 9108
     job_args: list[str] = field(default_factory=list)
+    # After the replay, keep the job and the dashboard up until Ctrl-C (None: when interactive).
+    keep_serving: bool | None = None
 
 
 class JobProcess:
@@ -185,7 +187,8 @@ def _summary(seen: Seen, elapsed: float, sent: int, out: TextIO) -> None:
 
 
 def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
-    """Run the demo until every post is routed, ``duration_s`` passes, or Ctrl-C."""
+    """Run the demo until every post is routed (or, with ``keep_serving``, until Ctrl-C),
+    ``duration_s`` passes, or Ctrl-C."""
     out = out or sys.stdout
     from pipeline.broker import EmbeddedBroker
     from pipeline.replay import replay_posts
@@ -258,6 +261,9 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
         producer = threading.Thread(target=produce, name="replay", daemon=True)
         producer.start()
         print(f"triage demo: replaying {total} posts at {config.rate:g} posts/s", file=out)
+        keep_serving = interactive if config.keep_serving is None else config.keep_serving
+        keep_serving = keep_serving and bool(services)
+        replay_done = False
         last_print = 0.0
         previous = (time.monotonic(), 0)
         rate = 0.0
@@ -272,11 +278,20 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
             line = _status_line(now - start, sent[0], total, seen, rate)
             if interactive:
                 print("\r" + line[:200], end="", file=out, flush=True)
-            elif finished or now - last_print >= 2.0:
+            elif (finished and not replay_done) or now - last_print >= 2.0:
                 print(line, file=out, flush=True)
                 last_print = now
-            if finished:
+            if finished and not keep_serving:
                 break
+            if finished and not replay_done:
+                replay_done = True
+                urls = ", ".join(f"{svc.name} {svc.url}" for svc in services if svc.url)
+                print(
+                    f"\ntriage demo: every post is routed; still serving ({urls}). "
+                    "Ctrl-C stops everything.",
+                    file=out,
+                    flush=True,
+                )
             if config.duration_s is not None and now - start >= config.duration_s:
                 print("\ntriage demo: --duration reached", file=out)
                 break

@@ -65,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bootstrap-servers", default=None, help="use this Kafka instead of an embedded broker"
     )
     parser.add_argument("--partitions", type=_positive_int, default=2, help="default: 2")
+    parser.add_argument(
+        "--keep-serving",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the replay keep the job and dashboard up until Ctrl-C "
+        "(default: yes in a terminal, no otherwise)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap_servers=args.bootstrap_servers,
         partitions=args.partitions,
         metrics_port=args.metrics_port,
+        keep_serving=args.keep_serving,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly like Ctrl-C
     return run_demo(config)
