@@ -11,7 +11,7 @@ model {"name", "version"}.
 
 Examples:
   triage classify --input ../shared/data/humaid_maria/humaid_maria.csv --output maria.jsonl
-  triage classify --input posts.jsonl --output labelled.jsonl --model models/minilm-int8
+  triage classify --input posts.jsonl --output labelled.jsonl --model triage-small
   triage classify --input tweets.csv --output out.jsonl --text-column tweet_text --threads 2
 """
 

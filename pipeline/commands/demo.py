@@ -16,7 +16,7 @@ Examples:
   triage demo
   triage demo --posts 1000 --rate 50
   triage demo --file ../shared/data/humaid_maria/humaid_maria.csv --posts 500 --rate 100
-  triage demo --model models/minilm-int8 --duration 60
+  triage demo --model triage-small --duration 60
   triage demo --bootstrap-servers localhost:9092      # use a running Kafka instead
 """
 

@@ -25,7 +25,7 @@ Examples:
   triage run --bootstrap-servers localhost:9092 --input-topic posts \\
       --output-prefix triage --group-id triage-job --metrics-port 9108
   triage run --bootstrap-servers localhost:9092 --input-topic posts \\
-      --output-prefix triage --group-id backfill --bounded --model models/minilm-int8
+      --output-prefix triage --group-id backfill --bounded --model triage-small
   triage run --bootstrap-servers localhost:9092 --input-topic posts --output-prefix triage \\
       --group-id triage-job --runner=FlinkRunner --flink_master=localhost:8081
 """
