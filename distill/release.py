@@ -18,7 +18,7 @@ from distill.calibrate import (
 from distill.config import RUNS_DIR, TrainConfig
 from distill.export import export_folder
 from distill.model_card import model_card
-from distill.package_model import folder_size_mb, write_package
+from distill.package_model import PREPROCESSING, folder_size_mb, write_package
 from distill.quantize import agreement, max_abs_diff, quantize_dynamic_int8
 from distill.splits import DATA_DIR, load_prepared
 from distill.teacher import make_logger, torch_logits
@@ -155,6 +155,7 @@ def release_student(
         "temperature": temperature,
         "thresholds": thresholds,
         "precision": "int8",
+        "preprocessing": PREPROCESSING,
         "quantization": "dynamic int8 (optimum ORTQuantizer, avx2 preset, per-channel MatMul"
         + (", int8 embeddings)" if cfg.quantize_embeddings else "; embeddings kept fp32)"),
         "exporter": exporter,
