@@ -9,41 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 
+from pipeline.commands.arguments import non_negative_int, positive_float, positive_int
 from pipeline.contract import DEFAULT_MAX_TEXT_CHARS
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_RECORDS_PER_POLL = 500
 DEFAULT_LINGER_MS = 5
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
 
 
 def default_threads() -> int:
@@ -81,7 +52,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stop-after-idle",
         dest="stop_after_idle",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="stop when no message arrived for SECONDS (default: run until stopped)",
@@ -96,7 +67,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port",
         dest="metrics_port",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         metavar="PORT",
         help="serve Prometheus /metrics on PORT (default: 0 = off)",
@@ -111,7 +82,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         dest="threads",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         help="ONNX Runtime intra-op threads (default: cores - 1, at least 1: one core is left "
         "to Kafka and Beam; 0 = ONNX Runtime's own default, all cores)",
@@ -119,14 +90,14 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size",
         dest="batch_size",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_BATCH_SIZE,
         help=f"posts per model call (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--min-batch-size",
         dest="min_batch_size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="smallest batch RunInference forms before the bundle ends "
         "(default: --batch-size; smaller lets Beam adapt batch sizes)",
@@ -134,7 +105,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-batch-wait",
         dest="max_batch_wait",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="SECONDS",
         help="longest wait to fill a batch across bundles (stateful batching; distributed "
@@ -143,21 +114,21 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-text-chars",
         dest="max_text_chars",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_MAX_TEXT_CHARS,
         help=f"longer texts go to the dead-letter topic (default: {DEFAULT_MAX_TEXT_CHARS})",
     )
     parser.add_argument(
         "--max-records-per-poll",
         dest="max_records_per_poll",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_MAX_RECORDS_PER_POLL,
         help=f"records fetched per poll (default: {DEFAULT_MAX_RECORDS_PER_POLL})",
     )
     parser.add_argument(
         "--linger-ms",
         dest="linger_ms",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=DEFAULT_LINGER_MS,
         help=f"producer linger before sending a batch (default: {DEFAULT_LINGER_MS})",
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline.commands.arguments import positive_int
+
 EPILOG = """\
 Output: one JSON object per line with the input's id and text plus label, probabilities and
 model {"name", "version"}.
@@ -14,12 +16,6 @@ Examples:
   triage classify --input posts.jsonl --output labelled.jsonl --model triage-small
   triage classify --input tweets.csv --output out.jsonl --text-column tweet_text --threads 2
 """
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
-    return int(text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, help="model package (default: models/DEFAULT)")
     parser.add_argument("--text-column", default="text", help="text column/field (default: text)")
     parser.add_argument("--id-column", default=None, help="id column/field (default: id or row)")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="default: 32")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="default: 32")
     parser.add_argument(
         "--threads", type=int, default=0, help="ONNX Runtime threads (default: 0 = all cores)"
     )

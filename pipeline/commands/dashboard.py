@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from pipeline.commands.arguments import positive_float
+
 TOKEN_ENV = "TRIAGE_DASHBOARD_TOKEN"
 
 EPILOG = f"""\
@@ -23,16 +25,6 @@ Examples:
       --metrics-url http://job-host:9108/metrics --since-hours 6
   {TOKEN_ENV}=$(openssl rand -hex 24) triage dashboard --prefix triage --host 0.0.0.0
 """
-
-
-def _hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--since-hours",
-        type=_hours,
+        type=positive_float,
         default=None,
         metavar="H",
         help="load only the last H hours of each topic (default: from the beginning)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.commands.arguments import positive_float, positive_int
+
 EPILOG = """\
 Starts an embedded Kafka broker (Tansu), the streaming job (`triage run` in a subprocess),
 replays crisis posts into it and shows live progress (posts/s, counts per route, lag) and the
@@ -21,22 +23,6 @@ Examples:
 """
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
-    return int(text)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -46,13 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
     )
     parser.add_argument(
-        "--posts", type=_positive_int, default=None, help="how many posts (default: 200, or all)"
+        "--posts", type=positive_int, default=None, help="how many posts (default: 200, or all)"
     )
     parser.add_argument(
-        "--rate", type=_positive_float, default=20.0, help="posts per second (default: 20)"
+        "--rate", type=positive_float, default=20.0, help="posts per second (default: 20)"
     )
     parser.add_argument(
-        "--duration", type=_positive_float, default=None, help="stop after SECONDS at the latest"
+        "--duration", type=positive_float, default=None, help="stop after SECONDS at the latest"
     )
     parser.add_argument("--file", default=None, help="replay a CSV/JSONL file instead")
     parser.add_argument("--text-column", default="text", help="text column of --file")
@@ -64,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--bootstrap-servers", default=None, help="use this Kafka instead of an embedded broker"
     )
-    parser.add_argument("--partitions", type=_positive_int, default=2, help="default: 2")
+    parser.add_argument("--partitions", type=positive_int, default=2, help="default: 2")
     parser.add_argument(
         "--keep-serving",
         action=argparse.BooleanOptionalAction,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline.commands.arguments import positive_float, positive_int
 from pipeline.kafka.config import add_kafka_arguments, settings_from_args
 
 EPILOG = """\
@@ -21,22 +22,6 @@ Examples:
 """
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
-    return int(text)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay",
@@ -48,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="a .csv or .jsonl file of posts")
     parser.add_argument("--topic", required=True, help="topic to produce to")
     parser.add_argument(
-        "--rate", type=_positive_float, default=None, help="posts per second (default: max)"
+        "--rate", type=positive_float, default=None, help="posts per second (default: max)"
     )
     parser.add_argument(
         "--text-column", default="text", help="column/field with the text (default: text)"
@@ -56,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--id-column", default=None, help="column/field with the id (default: id, else row number)"
     )
-    parser.add_argument("--limit", type=_positive_int, default=None, help="send at most N posts")
+    parser.add_argument("--limit", type=positive_int, default=None, help="send at most N posts")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_kafka_arguments(parser)
     parser.set_defaults(func=run)
