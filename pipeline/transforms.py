@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
@@ -28,17 +28,6 @@ from pipeline.kafka import KafkaMessage, KafkaRecord
 from pipeline.routing import DLQ, choose_route, routed_message, topic_for
 
 DEAD_LETTERS_TAG = "dead_letters"
-
-
-class _PostAsRecord(NamedTuple):
-    """A parsed post seen as its Kafka record again (for dead-lettering it after parsing)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
 
 
 def dead_letter_message(prefix: str, record: Any, reason: str, detail: str) -> KafkaMessage:
@@ -125,7 +114,7 @@ def _failed_batch_to_dead_letters(prefix: str, failed: tuple[Any, Any]) -> Itera
     batch, error = failed
     detail = (error[1] if isinstance(error, tuple) else repr(error))[:500]
     for post, _text in batch:
-        record = _PostAsRecord(
+        record = KafkaRecord(
             post.topic,
             post.partition,
             post.offset,
