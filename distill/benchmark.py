@@ -115,6 +115,7 @@ def _mean_tokens(texts: Sequence[str]) -> float | None:
         tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
     except (TriageError, OSError):
         return None
+    tokenizer.no_padding()  # the shipped tokenizer.json pads to a fixed length
     return round(statistics.mean(len(e.ids) for e in tokenizer.encode_batch(list(texts))), 1)
 
 

@@ -53,6 +53,32 @@ def speed_setup(speed: Mapping[str, Any]) -> str:
     )
 
 
+def targets_line(speed: Mapping[str, Any]) -> str:
+    """How the default package compares with the project's speed targets (≥ 25× teacher PyTorch
+    fp32, ≥ 3× the plain transformers pipeline), at every measured batch size."""
+    from models.errors import TriageError
+    from models.package import default_model_path
+
+    try:
+        default = default_model_path().name
+    except TriageError:
+        return ""
+    row = next(
+        (r for r in speed["rows"] if r["kind"] == "onnx" and Path(r["path"]).name == default), None
+    )
+    if row is None or not row.get("x_teacher"):
+        return ""
+    per_batch = ", ".join(
+        f"b={b}: {row['x_teacher'][b]:.1f}× teacher"
+        + (f" / {row['x_pipeline'][b]:.1f}× pipeline" if b in row.get("x_pipeline", {}) else "")
+        for b in row["x_teacher"]
+    )
+    return (
+        f"Default model ({row['name']}) against the targets (≥ 25× teacher PyTorch fp32, "
+        f"≥ 3× plain transformers pipeline): {per_batch}."
+    )
+
+
 def results_section(
     speed: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | None, plot: str | None
 ) -> str:
@@ -69,6 +95,7 @@ def results_section(
         parts += [
             "Speed (texts → probabilities, tokenization included): " + speed_setup(speed),
             speed_table(speed),
+            targets_line(speed),
             f"Command:\n\n```\n{speed['command']}\n```" if speed.get("command") else "",
         ]
     if plot:

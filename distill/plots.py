@@ -63,7 +63,7 @@ def accuracy_speed_png(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.0, 4.8))
     for index, (name, speed, f1) in enumerate(sorted(points, key=lambda p: p[1])):
-        ax.scatter([speed], [f1], s=45, zorder=3)
+        ax.scatter([speed], [f1], s=45, zorder=3, label=name)
         offset = (6, 8) if index % 2 == 0 else (6, -14)  # alternate so neighbours don't collide
         ax.annotate(name, (speed, f1), textcoords="offset points", xytext=offset, fontsize=8)
     speeds = [p[1] for p in points]
@@ -78,6 +78,7 @@ def accuracy_speed_png(
     ax.set_ylabel("mean macro-F1 over test sets")
     ax.set_title(title or "Accuracy vs speed", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
