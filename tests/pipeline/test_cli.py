@@ -154,8 +154,13 @@ def test_replay_produces_posts(kafka_settings, tmp_path: Path, capsys) -> None:
 def test_demo_runs_end_to_end(tiny_model: Path, capsys) -> None:
     """`triage demo`: own broker, job subprocess, replay, live progress and a summary."""
     argv = ["demo", "--model", str(tiny_model), "--posts", "40", "--rate", "40"]
-    code, out, err = run_cli([*argv, "--metrics-port", "0", "--duration", "120"], capsys)
+    # --keep-serving: after the replay the job and dashboard stay up until --duration (or Ctrl-C)
+    argv += ["--keep-serving", "--duration", "40"]
+    code, out, err = run_cli([*argv, "--metrics-port", "0"], capsys)
     assert code == 0, out + err
     assert "metrics at http://127.0.0.1:" in out
+    assert "dashboard at http://127.0.0.1:" in out and "?token=" in out
+    assert "every post is routed; still serving" in out
+    assert "--duration reached" in out
     assert "posts sent 40, routed or dead-lettered 40" in out
     assert "sent 40/40" in out
