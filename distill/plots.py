@@ -46,12 +46,7 @@ def confusion_png(
                 color=colour,
             )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def accuracy_speed_png(
@@ -79,6 +74,11 @@ def accuracy_speed_png(
     ax.set_title(title or "Accuracy vs speed", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
+    return _save(plt, fig, out)
+
+
+def _save(plt, fig, out: str | Path) -> Path:
+    """Lay out, write the PNG (creating its folder) and free the figure."""
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
