@@ -62,7 +62,7 @@ def load_posts(path: Path, n: int) -> list[dict]:
 
 def raw_throughput(model: Path, texts: list[str], batch_size: int, threads: int) -> float:
     """Posts/s of the model alone, in RunInference-sized batches."""
-    options = RuntimeOptions(intra_op_threads=threads, batch_size=batch_size)
+    options = RuntimeOptions(intra_op_threads=threads)
     classifier = OnnxClassifier.from_path(model, options)
     classifier.predict(texts[: batch_size * 2])  # warm-up
     start = time.perf_counter()

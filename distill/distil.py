@@ -98,9 +98,7 @@ def teacher_logits(
     todo = cache.missing(keys)
     log(f"teacher logits: {len(texts) - len(todo)} cached, {len(todo)} to compute")
     if todo:
-        classifier = OnnxClassifier(
-            package, RuntimeOptions(intra_op_threads=threads, batch_size=32)
-        )
+        classifier = OnnxClassifier(package, RuntimeOptions(intra_op_threads=threads))
         chunk = 512
         for start in tqdm(range(0, len(todo), chunk), desc="teacher logits", mininterval=10):
             idx = todo[start : start + chunk]

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from distill.card_sections import fill_package_card
-from distill.evaluate import accuracy_speed_plot, card_eval_section, macro_f1_table, rules_text
+from distill.evaluate import (
+    accuracy_speed_plot,
+    card_eval_section,
+    macro_f1_table,
+    rules_text,
+    teacher_delta_table,
+)
 from models.package import METADATA_FILE
 
 SECTION = "## Models: accuracy and speed"
@@ -89,6 +95,7 @@ def results_section(
             "Accuracy: macro-F1 per held-out test set (`triage distill evaluate`). "
             + rules_text(evaluation),
             macro_f1_table(evaluation),
+            teacher_delta_table(evaluation),
             f"Command:\n\n```\n{evaluation['command']}\n```" if evaluation.get("command") else "",
         ]
     if speed:

@@ -132,6 +132,7 @@ def evaluate(
         },
         "models": [],
     }
+    teacher_probs: dict[str, np.ndarray] = {}
     for index, path in enumerate(tqdm(paths, desc="models", unit="model", disable=not progress)):
         predictor = load_predictor(path, threads=threads, batch_size=batch_size)
         entry: dict[str, Any] = {
@@ -148,8 +149,15 @@ def evaluate(
             task = frame["task"][0]
             texts = frame["text"].to_list()
             probs = predict_cached(predictor, set_name, texts, cache_dir, progress, seen)
-            scores = metrics.score_task(frame["gold"].to_list(), probs, task)
+            gold = frame["gold"].to_list()
+            scores = metrics.score_task(gold, probs, task)
             entry["sets"][set_name] = {"task": task, **scores}
+            if entry["role"] == "teacher":
+                teacher_probs[set_name] = probs
+            elif set_name in teacher_probs:
+                entry["sets"][set_name]["vs_teacher"] = metrics.paired_bootstrap(
+                    gold, probs, teacher_probs[set_name], task
+                )
             plots.confusion_png(
                 scores["confusion"],
                 scores["labels"],
@@ -188,6 +196,34 @@ def macro_f1_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def teacher_delta_table(results: Mapping[str, Any]) -> str:
+    """Markdown: each student's macro-F1 minus the teacher's, in points, with the 95% paired
+    bootstrap interval; empty when no teacher was evaluated."""
+    students = [m for m in results["models"] if m["role"] != "teacher"]
+    sets = list(results["test_sets"])
+    if not any("vs_teacher" in m["sets"][s] for m in students for s in sets):
+        return ""
+    lines = [
+        "Macro-F1 minus the teacher's, in points (95% paired bootstrap interval, 2000 resamples "
+        "of the test posts):",
+        "",
+        "| model | " + " | ".join(sets) + " |",
+        "|---|" + "---:|" * len(sets),
+    ]
+    for model in students:
+        cells = []
+        for name in sets:
+            cmp = model["sets"][name].get("vs_teacher")
+            cells.append(
+                f"{100 * cmp['delta']:+.1f} [{100 * cmp['ci95_low']:+.1f}, "
+                f"{100 * cmp['ci95_high']:+.1f}]"
+                if cmp
+                else "–"
+            )
+        lines.append(f"| {model['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def per_label_tables(results: Mapping[str, Any]) -> str:
     """Markdown: for each test set, per-label F1 (precision/recall) of every model."""
     blocks = []
@@ -223,7 +259,8 @@ def rules_text(results: Mapping[str, Any]) -> str:
 def markdown_report(results: Mapping[str, Any]) -> str:
     return (
         f"# Evaluation ({results['created_at']})\n\nMacro-F1 per test set. {rules_text(results)}"
-        f"\n\n{macro_f1_table(results)}\n\n{per_label_tables(results)}\n"
+        f"\n\n{macro_f1_table(results)}\n\n{teacher_delta_table(results)}\n\n"
+        f"{per_label_tables(results)}\n"
     )
 
 
@@ -267,5 +304,5 @@ def card_eval_section(results: Mapping[str, Any], sha256: str) -> str | None:
     return (
         f"Evaluated {results['created_at']} with `triage distill evaluate`: macro-F1 on held-out "
         f"test sets. {rules_text(results)}\n\n"
-        f"{macro_f1_table(sub)}\n\n{per_label_tables(sub)}\n"
+        f"{macro_f1_table(sub)}\n\n{teacher_delta_table(sub)}\n\n{per_label_tables(sub)}\n"
     )

@@ -35,26 +35,33 @@ def export_onnx(model, path: str | Path, opset: int = 17) -> Path:
     return path
 
 
-def export_folder(model_dir: str | Path, out_dir: str | Path) -> tuple[Path, str]:
+def export_folder(
+    model_dir: str | Path, out_dir: str | Path, cls_only: bool = True
+) -> tuple[Path, str]:
     """Export a saved Hugging Face classifier folder to ``out_dir/model.onnx``.
 
-    Uses optimum's ONNX exporter (``ORTModelForSequenceClassification.from_pretrained(...,
-    export=True)``, offline on a local folder); falls back to :func:`export_onnx`
-    (``torch.onnx.export``) if optimum is missing or fails. Returns (path, exporter used).
+    Uses optimum's ONNX exporter (``onnx_export_from_model``, offline on a local folder). With
+    ``cls_only`` a BERT model's last layer is first swapped for the exact [CLS]-only version
+    (``distill.cls_head``). Falls back to :func:`export_onnx` (``torch.onnx.export``) if optimum
+    is missing. Returns (path, exporter used).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        from optimum.onnxruntime import ORTModelForSequenceClassification
-
-        ORTModelForSequenceClassification.from_pretrained(model_dir, export=True).save_pretrained(
-            out
-        )
-        return out / "model.onnx", "optimum.exporters.onnx"
-    except ImportError:
-        pass
     from transformers import AutoModelForSequenceClassification
 
+    from distill.cls_head import cls_only_last_layer, supports_cls_only
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    model.config.save_pretrained(out)
-    return export_onnx(model, out / "model.onnx"), "torch.onnx.export"
+    exporter = "optimum.exporters.onnx"
+    if cls_only and supports_cls_only(model):
+        cls_only_last_layer(model)
+        exporter += " (last layer [CLS]-only)"
+    try:
+        from optimum.exporters.onnx import onnx_export_from_model
+    except ImportError:
+        model.config.save_pretrained(out)
+        return export_onnx(model, out / "model.onnx"), exporter.replace(
+            "optimum.exporters.onnx", "torch.onnx.export"
+        )
+    onnx_export_from_model(model, out, task="text-classification", do_validation=False)
+    return out / "model.onnx", exporter

@@ -118,3 +118,41 @@ def score_task(gold: Sequence[str], probabilities: np.ndarray, task: str) -> dic
     return score(
         normalize_gold(gold, task), task_predictions(probabilities, task), task_labels(task)
     )
+
+
+def _macro_f1_codes(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
+    """Macro-F1 of each row of ``predicted`` ``[reps, n]`` against ``gold`` (integer codes,
+    also ``[reps, n]``), with scikit-learn's zero-division convention."""
+    scores = np.zeros(gold.shape[0])
+    for label in range(n_labels):
+        true_pos = ((predicted == label) & (gold == label)).sum(axis=1)
+        denom = (predicted == label).sum(axis=1) + (gold == label).sum(axis=1)
+        scores += np.divide(2 * true_pos, denom, out=np.zeros(len(denom)), where=denom > 0)
+    return scores / n_labels
+
+
+def paired_bootstrap(
+    gold: Sequence[str],
+    probabilities: np.ndarray,
+    reference: np.ndarray,
+    task: str,
+    reps: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Macro-F1 of ``probabilities`` minus that of ``reference`` on the same posts, with a 95%
+    paired bootstrap interval (the same resampled posts score both models)."""
+    labels = list(task_labels(task))
+    code = {label: i for i, label in enumerate(labels)}
+    gold_codes = np.array([code[g] for g in normalize_gold(gold, task)])
+    ours = np.array([code[p] for p in task_predictions(probabilities, task)])
+    theirs = np.array([code[p] for p in task_predictions(reference, task)])
+    rows = np.random.default_rng(seed).integers(0, len(gold_codes), (reps, len(gold_codes)))
+    gold_rs = gold_codes[rows]
+    deltas = _macro_f1_codes(gold_rs, ours[rows], len(labels)) - _macro_f1_codes(
+        gold_rs, theirs[rows], len(labels)
+    )
+    full = _macro_f1_codes(gold_codes[None], ours[None], len(labels)) - _macro_f1_codes(
+        gold_codes[None], theirs[None], len(labels)
+    )
+    low, high = np.percentile(deltas, [2.5, 97.5])
+    return {"delta": float(full[0]), "ci95_low": float(low), "ci95_high": float(high)}

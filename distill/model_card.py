@@ -46,7 +46,7 @@ mojibake, URLs → `http`, mentions → `@user`) exactly as in training.
 
 - Architecture: {arch}{vocab}; a linear classification head. Student of a fine-tuned
   all-mpnet-base-v2 teacher (runs/teacher).
-- Weights: dynamic int8 ONNX ({meta["quantization"]}); exported with {meta["exporter"]}.
+- Weights: ONNX, {meta["quantization"]}; exported with {meta["exporter"]}.
 - max_length {meta["max_length"]} tokens; temperature {meta["temperature"]} (fitted on dev).
 
 ## Data
@@ -72,7 +72,10 @@ dropped. Research-use terms of the sources apply to the data; no post is shipped
    loss, T = {cfg["temperature"]}, batch {cfg["batch_size"]}, lr {cfg["lr"]},
    {meta["training"]["steps"]} steps, seed {cfg["seed"]}. Training config: `triage.json`
    → `training_config`.
-4. ONNX export, dynamic int8, calibration on dev (temperature + review thresholds).
+4. ONNX export (optimum); the last encoder layer is exported for the [CLS] row only
+   (`distill/cls_head.py`: same weights and logits, ~5/6 less work in that layer), the graph is
+   fused (attention, skip-LayerNorm, bias-GELU), then dynamic int8; calibration on dev
+   (temperature + review thresholds).
 
 Rebuild (CPU, 2 cores; data in `../shared/data` or `$TRIAGE_DATA`):
 

@@ -96,7 +96,7 @@ class OnnxPredictor:
 
     kind = "onnx"
 
-    def __init__(self, path: str | Path, threads: int = 2, batch_size: int = 32):
+    def __init__(self, path: str | Path, threads: int = 2):
         from models.runtime import OnnxClassifier, RuntimeOptions
 
         root = resolve_model(path)
@@ -119,7 +119,7 @@ class OnnxPredictor:
         self.package = package
         self.classifier = OnnxClassifier(
             package,
-            RuntimeOptions(intra_op_threads=threads, inter_op_threads=1, batch_size=batch_size),
+            RuntimeOptions(intra_op_threads=threads, inter_op_threads=1),
         )
         self.columns = column_order(package.labels)
         self.precision = onnx_precision(package.model_file)
@@ -279,7 +279,7 @@ def load_predictor(
     """Open ``path`` as the given kind (``None``: detect onnx vs pytorch from the files)."""
     kind = kind or detect_kind(path)
     if kind == "onnx":
-        return OnnxPredictor(path, threads=threads, batch_size=batch_size)
+        return OnnxPredictor(path, threads=threads)  # the runtime picks its own sub-batches
     if kind == "pytorch":
         return TorchPredictor(path, threads=threads, batch_size=batch_size)
     if kind == "pipeline":

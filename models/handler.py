@@ -34,7 +34,7 @@ class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, OnnxClassifi
             max_batch_duration_secs=max_batch_duration_secs,
         )
         self._model_path = str(resolve_model(model_path))
-        self._runtime = runtime or RuntimeOptions(batch_size=max_batch_size)
+        self._runtime = runtime or RuntimeOptions()
         self._verify = verify_checksums
         # Fail fast at construction (launch time), not in a worker: a bad path or checksum
         # is a clear error before the job starts.

@@ -57,7 +57,7 @@ def build_model_handler(
     bundles, whose timers fire only when the source ends on FnApiRunner: leave it None there,
     batches then form within a bundle.
     """
-    runtime = RuntimeOptions(intra_op_threads=threads, device=device, batch_size=batch_size)
+    runtime = RuntimeOptions(intra_op_threads=threads, device=device)
     runtime.providers()  # a bad --device fails here, at launch, not in a worker
     handler = MeteredHandler(
         model,

@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, help="model package (default: models/DEFAULT)")
     parser.add_argument("--text-column", default="text", help="text column/field (default: text)")
     parser.add_argument("--id-column", default=None, help="id column/field (default: id or row)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="default: 32")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=8, help="posts per model call (default: 8)"
+    )
     parser.add_argument(
         "--threads", type=int, default=0, help="ONNX Runtime threads (default: 0 = all cores)"
     )
@@ -56,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise TriageError(f"--output {output}: folder {output.parent} does not exist")
     options = RuntimeOptions(
-        intra_op_threads=args.threads, device=args.device, batch_size=args.batch_size
+        intra_op_threads=args.threads, device=args.device, sub_batch_size=args.batch_size
     )
     classifier = OnnxClassifier.from_path(args.model, options)
-    chunk = args.batch_size * 8  # several model batches per call: length sorting pays off
+    chunk = max(256, args.batch_size * 8)  # many model batches per call: length sorting pays off
     start = time.monotonic()
     with (
         output.open("w", encoding="utf-8") as out,

@@ -56,6 +56,15 @@ def test_evaluate_writes_json_markdown_and_pngs(tiny_model, tmp_path):
     assert len(pngs) == 3 and all((tmp_path / "confusion" / p).stat().st_size > 1000 for p in pngs)
 
 
+def test_students_are_compared_with_the_teacher(tiny_model, tmp_path):
+    results = evaluate([tiny_model], synthetic_sets(), tmp_path, teacher=tiny_model, progress=False)
+    teacher, student = results["models"]
+    assert teacher["role"] == "teacher" and "vs_teacher" not in teacher["sets"]["synthetic_4way"]
+    cmp = student["sets"]["synthetic_4way"]["vs_teacher"]
+    assert cmp == {"delta": 0.0, "ci95_low": 0.0, "ci95_high": 0.0}  # same model
+    assert "+0.0 [+0.0, +0.0]" in (tmp_path / "eval.md").read_text()
+
+
 def test_rerun_reads_cached_probabilities(tiny_model, tmp_path):
     sets = {"synthetic_4way": synthetic_sets()["synthetic_4way"]}
     first = evaluate([tiny_model], sets, tmp_path, progress=False)

@@ -26,7 +26,7 @@ TEXTS = [
 def test_onnx_export_matches_pytorch(tmp_path, random_bert):
     hf = random_bert(tmp_path / "hf")
     onnx_file, exporter = export_folder(hf, tmp_path / "onnx")
-    assert exporter == "optimum.exporters.onnx"
+    assert exporter == "optimum.exporters.onnx (last layer [CLS]-only)"
     package = write_package(
         tmp_path / "pkg", onnx_file, hf, {"name": "t", "version": "0", "max_length": 64}
     )
@@ -34,6 +34,33 @@ def test_onnx_export_matches_pytorch(tmp_path, random_bert):
     assert loaded.labels == LABELS and loaded.extra["preprocessing"]
     diff = max_abs_diff(torch_logits(hf, TEXTS, 64), onnx_logits(package, TEXTS))
     assert diff < 1e-4
+
+
+def test_cls_only_last_layer_is_exact_and_smaller(tmp_path, random_bert):
+    hf = random_bert(tmp_path / "hf", layers=2)
+    full_file, exporter = export_folder(hf, tmp_path / "full", cls_only=False)
+    cls_file, _ = export_folder(hf, tmp_path / "cls")
+    assert exporter == "optimum.exporters.onnx"
+    meta = {"name": "t", "version": "0", "max_length": 64}
+    full = onnx_logits(write_package(tmp_path / "p_full", full_file, hf, meta), TEXTS)
+    cls = onnx_logits(write_package(tmp_path / "p_cls", cls_file, hf, meta), TEXTS)
+    assert max_abs_diff(full, cls) < 1e-5
+    assert max_abs_diff(torch_logits(hf, TEXTS, 64), cls) < 1e-4
+
+    assert last_ffn_rows(full_file) == "sequence_length"  # every token goes through the last FFN
+    assert last_ffn_rows(cls_file) == 1  # only [CLS] does
+
+
+def last_ffn_rows(path) -> int | str:
+    """Second dimension of the last layer's feed-forward input (symbolic shape inference)."""
+    import onnx
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    model = SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True)
+    ffn = [n for n in model.graph.node if "intermediate/dense/MatMul" in n.name][-1]
+    shapes = {v.name: v.type.tensor_type.shape for v in model.graph.value_info}
+    dim = shapes[ffn.output[0]].dim[1]
+    return dim.dim_value if dim.HasField("dim_value") else dim.dim_param
 
 
 def test_refresh_checksums_after_readme_edit(tmp_path, random_bert):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from distill import metrics
+from distill.metrics import paired_bootstrap, score_task
 from models.errors import TriageError
+from models.package import LABELS
 
 
 def probs(*rows: tuple[float, float, float, float]) -> np.ndarray:
@@ -67,3 +69,20 @@ def test_bad_inputs_raise():
         metrics.task_predictions(np.ones((2, 3)), "4way")
     with pytest.raises(ValueError):
         metrics.score(["request"], [], ["request"])
+
+
+def test_paired_bootstrap_matches_scikit_learn_and_brackets_the_difference():
+    rng = np.random.default_rng(1)
+    gold = list(rng.choice(list(LABELS), 600))
+    better = np.eye(4)[[LABELS.index(g) for g in gold]] * 0.6 + rng.dirichlet(np.ones(4), 600) * 0.4
+    worse = rng.dirichlet(np.ones(4), 600)
+    for task in ("4way", "actionable", "informative"):
+        cmp = paired_bootstrap(gold, better, worse, task, reps=300)
+        expected = (
+            score_task(gold, better, task)["macro_f1"] - score_task(gold, worse, task)["macro_f1"]
+        )
+        assert cmp["delta"] == pytest.approx(expected)
+        assert cmp["ci95_low"] <= cmp["delta"] <= cmp["ci95_high"]
+    assert paired_bootstrap(gold, better, worse, "4way")["ci95_low"] > 0  # clearly better
+    same = paired_bootstrap(gold, worse, worse, "4way", reps=50)
+    assert same == {"delta": 0.0, "ci95_low": 0.0, "ci95_high": 0.0}

@@ -6,7 +6,13 @@ import onnx
 
 from distill.export import export_folder
 from distill.package_model import write_package
-from distill.quantize import agreement, max_abs_diff, quantize_dynamic_int8
+from distill.quantize import (
+    QuantizeOptions,
+    agreement,
+    ffn_output_matmuls,
+    max_abs_diff,
+    quantize_dynamic_int8,
+)
 from distill.release import onnx_logits
 
 
@@ -22,7 +28,8 @@ def test_int8_agrees_with_fp32(tmp_path, shared_data, random_bert):
     fp32_file, _ = export_folder(hf, tmp_path / "onnx")
     int8_file = quantize_dynamic_int8(fp32_file, tmp_path / "int8" / "model.onnx")
     ops = {node.op_type for node in onnx.load(int8_file).graph.node}
-    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    assert {"DynamicQuantizeLinear", "MatMulInteger", "QAttention"} <= ops  # fused, then int8
+    assert {"SkipLayerNormalization", "BiasGelu"} <= ops
     assert int8_file.stat().st_size < 0.4 * fp32_file.stat().st_size
     meta = {"name": "q", "version": "0", "max_length": 64}
     fp32 = onnx_logits(write_package(tmp_path / "p32", fp32_file, hf, meta), texts)
@@ -35,13 +42,40 @@ def test_int8_agrees_with_fp32(tmp_path, shared_data, random_bert):
 def test_embeddings_can_stay_fp32(tmp_path, random_bert):
     hf = random_bert(tmp_path / "hf", hidden=32, layers=1)
     fp32_file, _ = export_folder(hf, tmp_path / "onnx")
-    out = quantize_dynamic_int8(fp32_file, tmp_path / "q" / "model.onnx", quantize_embeddings=False)
+    options = QuantizeOptions(quantize_embeddings=False)
+    out = quantize_dynamic_int8(fp32_file, tmp_path / "q" / "model.onnx", options)
     graph = onnx.load(out).graph
     assert "MatMulInteger" in {node.op_type for node in graph.node}
     gathers = [n for n in graph.node if n.op_type == "Gather" and "word_embeddings" in n.input[0]]
     assert gathers  # the embedding lookup reads the fp32 table directly
     tables = {t.name: t.data_type for t in graph.initializer}
     assert tables[gathers[0].input[0]] == onnx.TensorProto.FLOAT
+
+
+def test_unfused_graph_keeps_plain_attention(tmp_path, random_bert):
+    hf = random_bert(tmp_path / "hf", hidden=32, layers=1)
+    fp32_file, _ = export_folder(hf, tmp_path / "onnx")
+    options = QuantizeOptions(fuse=False, per_channel=False)
+    ops = {
+        n.op_type
+        for n in onnx.load(
+            quantize_dynamic_int8(fp32_file, tmp_path / "q" / "m.onnx", options)
+        ).graph.node
+    }
+    assert "MatMulInteger" in ops and "QAttention" not in ops
+    assert "per-tensor" in options.describe() and "fused" not in options.describe()
+
+
+def test_feed_forward_outputs_can_stay_fp32(tmp_path, random_bert):
+    hf = random_bert(tmp_path / "hf", hidden=32, layers=3)
+    fp32_file, _ = export_folder(hf, tmp_path / "onnx")
+    fallbacks = ffn_output_matmuls(fp32_file)
+    assert [name.split("/")[3] for name in fallbacks] == ["layer.0", "layer.1"]  # not the last
+    options = QuantizeOptions(fp32_nodes=(fallbacks[0],))
+    graph = onnx.load(quantize_dynamic_int8(fp32_file, tmp_path / "q" / "m.onnx", options)).graph
+    plain = {n.name for n in graph.node if n.op_type == "MatMul"}
+    assert fallbacks[0] in plain and fallbacks[1] not in plain
+    assert "feed-forward output of layers 0 kept fp32" in options.describe()
 
 
 def test_agreement_and_diff_helpers():

@@ -54,8 +54,8 @@ def test_bucketed_padding_matches_one_by_one(tiny_model):
     from models.runtime import RuntimeOptions
 
     texts = ["help", "we need water and food at the shelter on 5th street now please", "ok"] * 5
-    batched = OnnxClassifier.from_path(tiny_model, RuntimeOptions(batch_size=4)).logits(texts)
-    single = OnnxClassifier.from_path(tiny_model, RuntimeOptions(batch_size=1))
+    batched = OnnxClassifier.from_path(tiny_model, RuntimeOptions(sub_batch_size=4)).logits(texts)
+    single = OnnxClassifier.from_path(tiny_model, RuntimeOptions(sub_batch_size=1))
     for i, text in enumerate(texts):
         assert abs(single.logits([text])[0] - batched[i]).max() < 1e-4
 
