@@ -3,7 +3,7 @@
 Fusing first turns each layer's Q/K/V MatMuls + softmax into one ``Attention`` op, Add +
 LayerNorm into ``SkipLayerNormalization`` and Add + Gelu into ``BiasGelu``; quantising the fused
 graph then gives int8 ``QAttention`` and ``DynamicQuantizeMatMul`` kernels. On the 2-core AVX2 box
-this was ~10–20% faster than quantising the unfused export (benchmarks/RESULTS.md).
+this was roughly 10% faster than quantising the unfused export (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def quantize_dynamic_int8(
     options: QuantizeOptions = QuantizeOptions(),
 ) -> Path:
     """Weights int8, activations quantised on the fly (MatMul, fused Attention and, unless
-    ``quantize_embeddings`` is off, the embedding Gathers) → ``out_path``.
+    ``quantize_embeddings`` is off, the embedding Gathers) → ``out_path``. An input already
+    produced by :func:`fuse_transformer` is not fused again.
 
     Uses optimum's ``ORTQuantizer`` with the AVX2 dynamic preset: it runs on any x86-64 with
     AVX2; VNNI/AVX-512 CPUs execute the same graph faster.
@@ -100,7 +101,7 @@ def quantize_dynamic_int8(
     operators = ["MatMul", "Attention"] + (["Gather"] if options.quantize_embeddings else [])
     with tempfile.TemporaryDirectory() as tmp:
         source = onnx_path
-        if options.fuse:
+        if options.fuse and onnx_path.name != FUSED_ONNX:  # not fused yet
             source = fuse_transformer(onnx_path, Path(tmp) / "fused")
         config = AutoQuantizationConfig.avx2(
             is_static=False,

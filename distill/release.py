@@ -24,6 +24,7 @@ from distill.quantize import (
     QuantizeOptions,
     agreement,
     ffn_output_matmuls,
+    fuse_transformer,
     max_abs_diff,
     quantize_dynamic_int8,
 )
@@ -69,23 +70,31 @@ def _parity_texts(dev: pl.DataFrame, n: int = PARITY_ROWS, seed: int = 13) -> li
     return dev.sample(n=min(n, dev.height), seed=seed)["text"].to_list()
 
 
+def _trained_model(cfg: TrainConfig, runs: Path, missing_hint: str):
+    """``(run_dir, log, hf_folder)`` of a finished training run, or a clear error."""
+    run_dir = cfg.run_dir(runs)
+    hf = run_dir / "model"
+    if not (hf / "config.json").is_file():
+        raise TriageError(f"no trained {cfg.role} in {hf}: {missing_hint}")
+    return run_dir, make_logger(run_dir), hf
+
+
+def _torch_onnx_parity(hf: Path, package: Path, texts: list[str], max_length: int) -> float:
+    """Max |logit difference| between the PyTorch folder and its ONNX package on ``texts``."""
+    return max_abs_diff(torch_logits(hf, texts, max_length), onnx_logits(package, texts))
+
+
 def export_teacher(
     cfg: TrainConfig, data_dir: Path = DATA_DIR, runs: Path = RUNS_DIR, dev_cap: int = 800
 ) -> Path:
     """fp32 ONNX package of the teacher in ``runs/<name>/package`` (not shipped: ~440 MB)."""
-    run_dir = cfg.run_dir(runs)
-    log = make_logger(run_dir)
-    hf = run_dir / "model"
-    if not (hf / "config.json").is_file():
-        raise TriageError(f"no trained teacher in {hf}: run `triage distill train-teacher` first")
+    run_dir, log, hf = _trained_model(cfg, runs, "run `triage distill train-teacher` first")
     onnx_file, exporter = export_folder(hf, run_dir / "onnx")
     dev = load_prepared(data_dir)["dev"]
     parity_texts = _parity_texts(dev)
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length}
     package = write_package(run_dir / "package", onnx_file, hf, {**meta, "temperature": 1.0})
-    diff = max_abs_diff(
-        torch_logits(hf, parity_texts, cfg.max_length), onnx_logits(package, parity_texts)
-    )
+    diff = _torch_onnx_parity(hf, package, parity_texts, cfg.max_length)
     dev4 = dev.filter(pl.col("target").is_in(LABELS))
     dev_sample = dev4.sample(n=min(dev_cap, dev4.height), seed=cfg.seed)
     metrics = dev_metrics(
@@ -119,11 +128,7 @@ def release_student(
     max_mb: float = MAX_PACKAGE_MB,
 ) -> Path:
     """Export, quantise, check and calibrate a trained student → ``runs/<name>/package``."""
-    run_dir = cfg.run_dir(runs)
-    log = make_logger(run_dir)
-    hf = run_dir / "model"
-    if not (hf / "config.json").is_file():
-        raise TriageError(f"no trained student in {hf}: run `triage distill distil {cfg.name}`")
+    run_dir, log, hf = _trained_model(cfg, runs, f"run `triage distill distil {cfg.name}`")
     started = time.time()
     onnx_fp32, exporter = export_folder(hf, run_dir / "onnx")
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length}
@@ -133,16 +138,15 @@ def release_student(
     dev = data["dev"]
     texts, targets = dev["text"].to_list(), dev["target"].to_list()
     parity_texts = _parity_texts(dev)
-    torch_vs_onnx = max_abs_diff(
-        torch_logits(hf, parity_texts, cfg.max_length), onnx_logits(fp32_pkg, parity_texts)
-    )
+    torch_vs_onnx = _torch_onnx_parity(hf, fp32_pkg, parity_texts, cfg.max_length)
     log(f"{cfg.name}: parity torch/onnx {torch_vs_onnx:.2e}")
     fp32 = onnx_logits(fp32_pkg, texts)
     quantization = QuantizeOptions(quantize_embeddings=cfg.quantize_embeddings)
     fallbacks = ffn_output_matmuls(onnx_fp32)
+    source = fuse_transformer(onnx_fp32, run_dir / "onnx-fused")  # once, for every attempt
     while True:
         onnx_int8 = quantize_dynamic_int8(
-            onnx_fp32, run_dir / "onnx-int8" / "model.onnx", quantization
+            source, run_dir / "onnx-int8" / "model.onnx", quantization
         )
         int8_pkg = write_package(run_dir / "package", onnx_int8, hf, {**meta, "precision": "int8"})
         int8 = onnx_logits(int8_pkg, texts)

@@ -10,6 +10,7 @@ from distill.quantize import (
     QuantizeOptions,
     agreement,
     ffn_output_matmuls,
+    fuse_transformer,
     max_abs_diff,
     quantize_dynamic_int8,
 )
@@ -76,6 +77,15 @@ def test_feed_forward_outputs_can_stay_fp32(tmp_path, random_bert):
     plain = {n.name for n in graph.node if n.op_type == "MatMul"}
     assert fallbacks[0] in plain and fallbacks[1] not in plain
     assert "feed-forward output of layers 0 kept fp32" in options.describe()
+
+
+def test_a_fused_graph_is_quantised_without_fusing_again(tmp_path, random_bert):
+    hf = random_bert(tmp_path / "hf", hidden=32, layers=2)  # the last is [CLS]-only
+    fp32_file, _ = export_folder(hf, tmp_path / "onnx")
+    fused = fuse_transformer(fp32_file, tmp_path / "fused")
+    assert "Attention" in {n.op_type for n in onnx.load(str(fused)).graph.node}
+    out = quantize_dynamic_int8(fused, tmp_path / "q" / "m.onnx")
+    assert "QAttention" in {n.op_type for n in onnx.load(str(out)).graph.node}
 
 
 def test_agreement_and_diff_helpers():
