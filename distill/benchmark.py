@@ -4,6 +4,10 @@ Each model runs in its own fresh (spawned) process, one after another, so thread
 allocator state and peak RSS belong to that model alone. In a process: load, warm up (two
 batches), then ``repeats`` timed passes over the same ``posts`` texts, fed in micro-batches of
 ``b`` posts (texts → probabilities, tokenization included); the median pass gives posts/s.
+
+With ``rounds`` > 1 the whole list of models runs that many times in turn (round-robin), so a
+slow spell of a shared machine hits every model instead of one: a model's posts/s is the median
+over rounds, and each ratio (× teacher, × pipeline) is the median of the per-round ratios.
 Nothing else should be running: on a shared box, numbers are only comparable within one run.
 """
 
@@ -142,27 +146,64 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             }
 
 
+def merge_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per model from several round-robin rounds (each round's rows carry its ratios):
+    posts/s and ratios are medians over rounds; every timed pass is kept."""
+    merged = []
+    for per_round in zip(*rounds, strict=True):
+        row = dict(per_round[0])
+        for key in ("posts_per_s", "x_teacher", "x_pipeline"):
+            row[key] = {
+                size: round(statistics.median(r[key][size] for r in per_round), 2)
+                for size in per_round[0][key]
+                if all(size in r[key] for r in per_round)
+            }
+        row["round_posts_per_s"] = {
+            size: [r["posts_per_s"][size] for r in per_round]
+            for size in per_round[0]["posts_per_s"]
+        }
+        row["pass_seconds"] = {
+            size: [s for r in per_round for s in r["pass_seconds"][size]]
+            for size in per_round[0]["pass_seconds"]
+        }
+        row["load_s"] = round(statistics.median(r["load_s"] for r in per_round), 2)
+        row["peak_rss_mb"] = max(r["peak_rss_mb"] for r in per_round)
+        merged.append(row)
+    return merged
+
+
 def run_benchmark(
     specs: Sequence[Spec],
     texts: Sequence[str],
     *,
     batch_sizes: Sequence[int] = (1, 8, 32),
     repeats: int = 5,
+    rounds: int = 1,
     threads: int = 2,
     isolate: bool = True,
     progress: bool = True,
     command: str = "",
 ) -> dict[str, Any]:
-    """Time every spec on ``texts``; returns the JSON-ready result (rows in spec order)."""
+    """Time every spec on ``texts`` (``rounds`` times, round-robin); returns the JSON-ready
+    result (rows in spec order)."""
     from tqdm import tqdm
 
-    if repeats < 1 or not batch_sizes or not texts:
-        raise TriageError("benchmark needs repeats ≥ 1, at least one batch size and some texts")
-    rows = []
-    for spec in tqdm(specs, desc="benchmark", unit="model", disable=not progress):
-        run = _in_child if isolate else time_predictor
-        rows.append(run(spec, texts, batch_sizes, repeats, threads))
-    add_ratios(rows)
+    if repeats < 1 or rounds < 1 or not batch_sizes or not texts:
+        raise TriageError(
+            "benchmark needs repeats ≥ 1, rounds ≥ 1, at least one batch size and some texts"
+        )
+    run = _in_child if isolate else time_predictor
+    bar = tqdm(total=len(specs) * rounds, desc="benchmark", unit="model", disable=not progress)
+    per_round = []
+    for _ in range(rounds):
+        rows = []
+        for spec in specs:
+            rows.append(run(spec, texts, batch_sizes, repeats, threads))
+            bar.update()
+        add_ratios(rows)
+        per_round.append(rows)
+    bar.close()
+    rows = merge_rounds(per_round)
     return {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -176,6 +217,7 @@ def run_benchmark(
         "mean_chars": round(statistics.mean(len(t) for t in texts), 1),
         "mean_tokens": _mean_tokens(texts),
         "repeats": repeats,
+        "rounds": rounds,
         "batch_sizes": list(batch_sizes),
         "plot_batch_size": 32 if 32 in batch_sizes else max(batch_sizes),
         "rows": rows,

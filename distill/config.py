@@ -53,7 +53,7 @@ class TrainConfig:
 
     name: str
     role: str  # "teacher" | "student"
-    base: str = "minilm"  # "mpnet" | "minilm"
+    base: str = "minilm"  # "mpnet" | "minilm" | "run:<name>" (an earlier run's trained model)
     layers: list[int] | None = None  # keep these encoder layers of the base (None: all)
     prune_vocab: bool = False
     vocab_min_count: int = 2  # prune_vocab: keep corpus tokens seen at least this often

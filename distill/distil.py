@@ -129,7 +129,7 @@ def distil_student(
         tokenizer = AutoTokenizer.from_pretrained(init)
     else:
         corpus = pl.concat([data["train"], data["dev"], data["transfer"]])["text"].to_list()
-        model, tokenizer = build_student(cfg, corpus, init)
+        model, tokenizer = build_student(cfg, corpus, init, runs)
     log(
         f"{cfg.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
         f"{model.config.num_hidden_layers} layers, vocab {model.config.vocab_size}"

@@ -148,6 +148,12 @@ def register(distill_subparsers) -> None:
     )
     bench.add_argument("--posts", type=int, default=64, help="tweets per timed pass (default 64)")
     bench.add_argument("--repeats", type=int, default=5, help="timed passes; median (default 5)")
+    bench.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run all models this many times in turn; medians over rounds (default 1)",
+    )
     bench.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     bench.add_argument(
         "--data-dir",
@@ -293,6 +299,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         texts,
         batch_sizes=args.batch_sizes,
         repeats=args.repeats,
+        rounds=args.rounds,
         threads=args.threads,
         command=_command_line(),
     )

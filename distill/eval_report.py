@@ -54,8 +54,14 @@ def speed_setup(speed: Mapping[str, Any]) -> str:
         f"mean {speed['mean_chars']} chars"
         + (f", {speed['mean_tokens']} MiniLM tokens" if speed.get("mean_tokens") else "")
         + f"), {speed['threads']} threads, median of {speed['repeats']} passes after warm-up, each "
-        f"model in its own process; {machine['cpu']} ({machine['cores']} cores), "
-        f"{speed['created_at']}."
+        f"model in its own process"
+        + (
+            f"; {rounds} rounds, models in turn: posts/s = median over rounds, ratios = median of "
+            "the per-round ratios"
+            if (rounds := speed.get("rounds", 1)) > 1
+            else ""
+        )
+        + f"; {machine['cpu']} ({machine['cores']} cores), {speed['created_at']}."
     )
 
 

@@ -28,6 +28,11 @@ def model_card(meta: dict[str, Any], manifest: dict[str, Any]) -> str:
     vocab = (
         " and a WordPiece vocabulary pruned to the crisis corpus" if cfg.get("prune_vocab") else ""
     )
+    base = str(cfg.get("base", ""))
+    base_run = base.removeprefix("run:") if base.startswith("run:") else ""  # an earlier run
+    if base_run:
+        arch += f", initialised from the trained `{base_run}` student (its weights, not MiniLM's)"
+    base_step = f"triage distill distil --config {base_run}\n" if base_run else ""
     dev = meta["dev"]
     cal = meta["calibration"]["per_label"]
     cal_rows = "\n".join(
@@ -83,7 +88,7 @@ Rebuild (CPU, 2 cores; data in `../shared/data` or `$TRIAGE_DATA`):
 triage distill prepare
 triage distill train-teacher --config teacher
 triage distill export --config teacher
-triage distill distil --config {cfg["name"]}
+{base_step}triage distill distil --config {cfg["name"]}
 triage distill export --config {cfg["name"]} --ship
 ```
 

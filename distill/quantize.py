@@ -28,6 +28,7 @@ class QuantizeOptions:
     per_channel: bool = True  # one scale per output column of each weight
     quantize_embeddings: bool = True  # False: embedding tables stay fp32
     fp32_nodes: tuple[str, ...] = ()  # MatMuls left in fp32 (see ffn_output_matmuls)
+    split_skip_layer_norm: bool = True  # SkipLayerNormalization → Add + LayerNormalization
 
     def describe(self) -> str:
         """One line for the package metadata and the model card."""
@@ -42,7 +43,12 @@ class QuantizeOptions:
         embeddings = "int8 embeddings" if self.quantize_embeddings else "embeddings kept fp32"
         layers = [m.group(1) for n in self.fp32_nodes if (m := FFN_OUTPUT.search(n))]
         kept = f", feed-forward output of layers {', '.join(layers)} kept fp32" if layers else ""
-        return "; ".join(parts) + f", {embeddings}{kept})"
+        split = (
+            "; SkipLayerNormalization split into Add + LayerNormalization"
+            if self.fuse and self.split_skip_layer_norm
+            else ""
+        )
+        return "; ".join(parts) + f", {embeddings}{kept}){split}"
 
 
 def fuse_transformer(onnx_path: str | Path, out_dir: str | Path) -> Path:
@@ -68,6 +74,56 @@ def fuse_transformer(onnx_path: str | Path, out_dir: str | Path) -> Path:
     if fused.name != FUSED_ONNX:
         fused.unlink()
     return out_dir / FUSED_ONNX
+
+
+def split_skip_layer_norms(onnx_path: str | Path) -> int:
+    """Rewrite every ``SkipLayerNormalization`` of the graph as ``Add`` (+ bias ``Add``) and a
+    standard ``LayerNormalization``, in place; returns how many were rewritten.
+
+    The math is the same. On the 2-core AVX2 box ONNX Runtime's CPU ``SkipLayerNormalization``
+    kernel ran ~7× slower per element than its ``LayerNormalization`` kernel (profiled on
+    ``[8, 41, 384]`` inputs), so the fused op cost more than it saved (benchmarks/RESULTS.md).
+    """
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(onnx_path))
+    nodes, rewritten = [], 0
+    for node in model.graph.node:
+        if node.op_type != "SkipLayerNormalization":
+            nodes.append(node)
+            continue
+        if any(name for name in node.output[1:3]):
+            raise ValueError(f"{node.name}: mean/inv-std outputs are used; cannot split it")
+        rewritten += 1
+        value, skip, gamma, beta = node.input[:4]
+        epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-12)
+        total = f"{node.name}/residual"
+        nodes.append(helper.make_node("Add", [value, skip], [total], name=f"{node.name}/add"))
+        if len(node.input) > 4 and node.input[4]:  # the fused bias of the preceding MatMul
+            biased = f"{node.name}/residual_bias"
+            nodes.append(
+                helper.make_node("Add", [total, node.input[4]], [biased], name=f"{node.name}/bias")
+            )
+            total = biased
+        nodes.append(
+            helper.make_node(
+                "LayerNormalization",
+                [total, gamma, beta],
+                [node.output[0]],
+                name=f"{node.name}/layer_norm",
+                axis=-1,
+                epsilon=epsilon,
+            )
+        )
+        if len(node.output) > 3 and node.output[3]:  # the sum, reused by the next residual
+            nodes.append(
+                helper.make_node("Identity", [total], [node.output[3]], name=f"{node.name}/sum")
+            )
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(onnx_path))
+    return rewritten
 
 
 def ffn_output_matmuls(onnx_path: str | Path) -> list[str]:
@@ -113,6 +169,8 @@ def quantize_dynamic_int8(
         quantizer.quantize(save_dir=Path(tmp) / "int8", quantization_config=config)
         produced = next((Path(tmp) / "int8").glob("*.onnx"))
         shutil.move(str(produced), out_path)
+    if options.split_skip_layer_norm:
+        split_skip_layer_norms(out_path)
     return out_path
 
 

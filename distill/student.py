@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from distill.config import TrainConfig
+from distill.config import RUNS_DIR, TrainConfig
 from distill.teacher import base_path, load_classifier
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -59,12 +59,13 @@ def prune_tokenizer(tokenizer, keep: list[int], out_dir: Path):
     return pruned
 
 
-def build_student(cfg: TrainConfig, corpus: list[str], out_dir: Path):
-    """Create the initial student (HF folder ``out_dir``) from MiniLM → (model, tokenizer)."""
+def build_student(cfg: TrainConfig, corpus: list[str], out_dir: Path, runs: Path = RUNS_DIR):
+    """Create the initial student (HF folder ``out_dir``) from MiniLM, or from an earlier run's
+    trained model (``base`` = ``run:<name>`` under ``runs``) → (model, tokenizer)."""
     import torch
     from transformers import AutoTokenizer
 
-    base = base_path(cfg.base)
+    base = base_path(cfg.base, runs)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = load_classifier(base)
     backbone = getattr(model, model.base_model_prefix)

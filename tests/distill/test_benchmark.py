@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from distill.benchmark import Spec, add_ratios, benchmark_texts, run_benchmark
+from distill.benchmark import Spec, add_ratios, benchmark_texts, merge_rounds, run_benchmark
 from distill.predictors import load_predictor
 from models.errors import TriageError
 
@@ -85,6 +85,41 @@ def test_ratios_against_teacher_and_pipeline():
     ]
     add_ratios(rows)
     assert rows[2]["x_teacher"] == {"32": 40.0} and rows[2]["x_pipeline"] == {"32": 4.0}
+
+
+def test_rounds_take_medians_of_speeds_and_of_per_round_ratios():
+    def rounds(pipeline: float, student: float) -> list[dict]:
+        rows = [
+            {"role": "baseline", "kind": "pipeline", "posts_per_s": {"32": pipeline}},
+            {"role": "student", "kind": "onnx", "posts_per_s": {"32": student}},
+        ]
+        for row in rows:
+            row.update(load_s=1.0, peak_rss_mb=student, pass_seconds={"32": [0.1]})
+        add_ratios(rows)
+        return rows
+
+    # a slow spell in round 2 halves both: the per-round ratios stay 3, 3, 2
+    merged = merge_rounds([rounds(100, 300), rounds(50, 150), rounds(100, 200)])
+    student = merged[1]
+    assert student["posts_per_s"] == {"32": 200}
+    assert student["x_pipeline"] == {"32": 3.0}  # not 200 / 100
+    assert student["round_posts_per_s"] == {"32": [300, 150, 200]}
+    assert student["pass_seconds"]["32"] == [0.1, 0.1, 0.1] and student["peak_rss_mb"] == 300
+
+
+def test_benchmark_runs_models_in_rounds(tiny_model):
+    result = run_benchmark(
+        [Spec(str(tiny_model), "onnx", "student")],
+        TEXTS,
+        batch_sizes=(4,),
+        repeats=1,
+        rounds=2,
+        isolate=False,
+        progress=False,
+    )
+    (row,) = result["rows"]
+    assert result["rounds"] == 2 and len(row["round_posts_per_s"]["4"]) == 2
+    assert len(row["pass_seconds"]["4"]) == 2
 
 
 def test_benchmark_texts_are_real_test_tweets(shared_data):

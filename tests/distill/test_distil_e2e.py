@@ -59,6 +59,32 @@ def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
     predictions = OnnxClassifier(package).predict(["we need water", "praying for you"])
     assert [p.label in LABELS for p in predictions] == [True, True]
 
+    # a smaller student cut from the trained one ("base": "run:<name>"), as Tiny is from Small
+    cut = tmp_path / "e2e-cut.json"
+    spec = json.loads(config.read_text("utf-8"))
+    cut.write_text(json.dumps({**spec, "name": "e2e-cut", "base": "run:e2e-student"}), "utf-8")
+    cut_args = ["--config", str(cut), "--runs", str(runs), "--prepared", str(prepared_data)]
+    assert main(["distill", "distil", *cut_args, "--max-steps", "1"]) == 0
+    assert main(["distill", "export", *cut_args, "--ship", "--models-dir", str(models)]) == 0
+    card = (models / "e2e-cut" / "README.md").read_text("utf-8")
+    assert "initialised from the trained `e2e-student` student" in card
+    assert (
+        "triage distill distil --config e2e-student\ntriage distill distil --config e2e-cut" in card
+    )
+
+
+def test_a_run_base_must_be_trained_first(tmp_path):
+    from distill.teacher import base_path
+    from models.errors import TriageError
+
+    with pytest.raises(TriageError, match="run `triage distill distil --config triage-small`"):
+        base_path("run:triage-small", runs=tmp_path)
+    with pytest.raises(TriageError, match="unknown base"):
+        base_path("bert-large")
+    (tmp_path / "small" / "model").mkdir(parents=True)
+    (tmp_path / "small" / "model" / "config.json").write_text("{}", "utf-8")
+    assert base_path("run:small", runs=tmp_path) == tmp_path / "small" / "model"
+
 
 def test_prepare_cli_prints_sizes_per_label(tmp_path, shared_data, capsys):
     out = tmp_path / "data"

@@ -13,6 +13,7 @@ from distill.quantize import (
     fuse_transformer,
     max_abs_diff,
     quantize_dynamic_int8,
+    split_skip_layer_norms,
 )
 from distill.release import onnx_logits
 
@@ -30,7 +31,8 @@ def test_int8_agrees_with_fp32(tmp_path, shared_data, random_bert):
     int8_file = quantize_dynamic_int8(fp32_file, tmp_path / "int8" / "model.onnx")
     ops = {node.op_type for node in onnx.load(int8_file).graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger", "QAttention"} <= ops  # fused, then int8
-    assert {"SkipLayerNormalization", "BiasGelu"} <= ops
+    assert {"LayerNormalization", "BiasGelu"} <= ops
+    assert "SkipLayerNormalization" not in ops  # split again (faster kernels on CPU)
     assert int8_file.stat().st_size < 0.4 * fp32_file.stat().st_size
     meta = {"name": "q", "version": "0", "max_length": 64}
     fp32 = onnx_logits(write_package(tmp_path / "p32", fp32_file, hf, meta), texts)
@@ -86,6 +88,37 @@ def test_a_fused_graph_is_quantised_without_fusing_again(tmp_path, random_bert):
     assert "Attention" in {n.op_type for n in onnx.load(str(fused)).graph.node}
     out = quantize_dynamic_int8(fused, tmp_path / "q" / "m.onnx")
     assert "QAttention" in {n.op_type for n in onnx.load(str(out)).graph.node}
+
+
+def test_splitting_skip_layer_norms_keeps_the_logits(tmp_path, random_bert):
+    import shutil
+
+    import numpy as np
+    import onnxruntime as ort
+
+    hf = random_bert(tmp_path / "hf", hidden=32, layers=2)
+    fp32_file, _ = export_folder(hf, tmp_path / "onnx")
+    fused = fuse_transformer(fp32_file, tmp_path / "fused")
+    split = tmp_path / "split.onnx"
+    shutil.copy(fused, split)
+    n_fused = sum(n.op_type == "SkipLayerNormalization" for n in onnx.load(str(fused)).graph.node)
+    assert n_fused >= 2 and split_skip_layer_norms(split) == n_fused
+    ops = [n.op_type for n in onnx.load(str(split)).graph.node]
+    assert "SkipLayerNormalization" not in ops
+    rng = np.random.default_rng(0)
+    feeds = {
+        "input_ids": rng.integers(5, 90, size=(3, 11)),
+        "attention_mask": np.array([[1] * 11, [1] * 7 + [0] * 4, [1] * 3 + [0] * 8]),
+    }
+    outputs = []
+    for path in (fused, split):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        names = {i.name for i in session.get_inputs()}
+        run_feeds = {k: v for k, v in feeds.items() if k in names}
+        if "token_type_ids" in names:
+            run_feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
+        outputs.append(session.run(None, run_feeds)[0])
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
 
 
 def test_agreement_and_diff_helpers():
