@@ -39,6 +39,7 @@ from models.runtime import OnnxClassifier, RuntimeOptions  # noqa: E402
 from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
 from pipeline.job_args import default_threads  # noqa: E402
 from pipeline.kafka import KafkaSettings, ensure_topics  # noqa: E402
+from pipeline.kafka.offsets import read_from_beginning  # noqa: E402
 from pipeline.replay import replay_posts  # noqa: E402
 from pipeline.routing import output_topics  # noqa: E402
 from pipeline.watch import OutputWatcher, percentile  # noqa: E402
@@ -107,18 +108,12 @@ def pipeline_throughput(
     try:
         for out_topic in output_topics(prefix):
             parts = [TopicPartition(out_topic, p) for p in consumer.partitions_for_topic(out_topic)]
-            consumer.assign(parts)
-            consumer.seek_to_beginning(*parts)
-            ends = consumer.end_offsets(parts)
-            while any(consumer.position(tp) < ends[tp] for tp in parts):
-                for records in consumer.poll(timeout_ms=500).values():
-                    for record in records:
-                        value = json.loads(record.value)
-                        stamp = value.get("ingested_at")
-                        if stamp:
-                            first_in = min(first_in, iso_ms(stamp))
-                        last_out = max(last_out, record.timestamp)
-                        count += 1
+            for record in read_from_beginning(consumer, parts):
+                stamp = json.loads(record.value).get("ingested_at")
+                if stamp:
+                    first_in = min(first_in, iso_ms(stamp))
+                last_out = max(last_out, record.timestamp)
+                count += 1
     finally:
         consumer.close()
     if count != len(posts):

@@ -35,10 +35,13 @@ BENCHMARK_EPILOG = """\
 Examples:
   triage distill benchmark --teacher runs/teacher/model    # teacher vs every shipped package
   triage distill benchmark --batch-sizes 32 --repeats 5    # quicker: one batch size
+  triage distill benchmark --posts 128 --rounds 3 --repeats 3  # as in benchmarks/RESULTS.md
   triage distill benchmark --models models/triage-small --pipeline-model runs/students/small/final
 
 Each model runs alone in a fresh process (2 threads by default) on the same real tweets from the
 HumAID test split; stop other heavy work first, shared cores make the numbers meaningless.
+On a VM whose speed drifts, --rounds N runs all models N times in turn and reports medians of
+the per-round ratios.
 """
 
 

@@ -79,8 +79,8 @@ dropped. Research-use terms of the sources apply to the data; no post is shipped
    → `training_config`.
 4. ONNX export (optimum); the last encoder layer is exported for the [CLS] row only
    (`distill/cls_head.py`: same weights and logits, ~5/6 less work in that layer), the graph is
-   fused (attention, skip-LayerNorm, bias-GELU), then dynamic int8; calibration on dev
-   (temperature + review thresholds).
+   fused (attention, bias-GELU) and quantised to dynamic int8 as listed under *Weights* above;
+   calibration on dev (temperature + review thresholds).
 
 Rebuild (CPU, 2 cores; data in `../shared/data` or `$TRIAGE_DATA`):
 

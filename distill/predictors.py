@@ -250,9 +250,10 @@ class PipelinePredictor(_HfFolder):
         )
         self.labels = config_labels(self.folder)
         self.name = f"{run_name(self.folder)} (transformers pipeline)"
+        self.max_length = training_max_length(self.folder, default=512)  # as the ONNX package
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        rows = self.pipe(list(texts), truncation=True)
+        rows = self.pipe(list(texts), truncation=True, max_length=self.max_length)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for row, scores in enumerate(rows):
             for item in scores:

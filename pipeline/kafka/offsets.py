@@ -61,3 +61,22 @@ def probe_high_watermark(
             raise TimeoutError(f"no fetch answer for {tp.topic}[{tp.partition}] in {timeout_s} s")
         consumer.poll(timeout_ms=100, max_records=1)
     return earliest, max(consumer.highwater(tp), reported_end)
+
+
+def read_from_beginning(
+    consumer: KafkaConsumer, parts: list[TopicPartition], timeout_s: float = 60.0
+) -> list:
+    """Every record of ``parts`` from the earliest offset up to each partition's true high
+    watermark (:func:`probe_high_watermark`; a reader bounded by ListOffsets(latest) misses the
+    tail of a Tansu partition). ``consumer`` is left assigned to ``parts``."""
+    ends = {tp: probe_high_watermark(consumer, tp)[1] for tp in parts}
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    records: list = []
+    deadline = time.monotonic() + timeout_s
+    while any(consumer.position(tp) < ends[tp] for tp in parts):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"records up to {ends} not all readable in {timeout_s} s")
+        for batch in consumer.poll(timeout_ms=200).values():
+            records.extend(batch)
+    return records

@@ -60,23 +60,13 @@ def read_topic(settings: Any, topic: str) -> list[Any]:
     """Every record of ``topic`` (all partitions, from the beginning), with kafka-python."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from pipeline.kafka.offsets import read_from_beginning
+
     consumer = KafkaConsumer(**settings.kafka_python_kwargs(), enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not parts:
             return []
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = {tp: off for tp, off in consumer.end_offsets(parts).items()}
-        records: list[Any] = []
-        idle = 0
-        while idle < 5:
-            batch = consumer.poll(timeout_ms=200)
-            idle = idle + 1 if not batch else 0
-            for recs in batch.values():
-                records.extend(recs)
-            if all(consumer.position(tp) >= ends[tp] for tp in parts) and not batch:
-                break
-        return records
+        return read_from_beginning(consumer, parts)
     finally:
         consumer.close()

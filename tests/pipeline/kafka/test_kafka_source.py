@@ -218,3 +218,23 @@ def test_failed_bundle_is_not_committed_and_is_read_again(kafka_settings) -> Non
             equal_to([b"m16"]),
         ),
     )
+
+
+def test_read_from_beginning_reaches_the_true_end_of_a_batched_partition(kafka_settings) -> None:
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KafkaTopicPartition
+
+    from pipeline.kafka.offsets import read_from_beginning
+
+    topic = new_topic(kafka_settings, partitions=1)
+    producer = KafkaProducer(**kafka_settings.kafka_python_kwargs(), linger_ms=50)
+    for i in range(500):  # many records per batch: Tansu's ListOffsets(latest) lags behind
+        producer.send(topic, value=b"post-%d" % i, partition=0)
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(**kafka_settings.kafka_python_kwargs(), enable_auto_commit=False)
+    try:
+        records = read_from_beginning(consumer, [KafkaTopicPartition(topic, 0)])
+    finally:
+        consumer.close()
+    assert [r.value for r in records] == [b"post-%d" % i for i in range(500)]
