@@ -14,6 +14,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = REPO_ROOT / "runs"
 
 
+RUN_BASE_PREFIX = "run:"  # TrainConfig.base naming an earlier run's trained model
+
+
+def base_run_name(base: str) -> str | None:
+    """``<name>`` of a ``run:<name>`` base (an earlier run whose trained model a run starts
+    from), else None."""
+    return base.removeprefix(RUN_BASE_PREFIX) if base.startswith(RUN_BASE_PREFIX) else None
+
+
 @dataclass
 class DataConfig:
     """How ``triage distill prepare`` builds the splits."""

@@ -49,19 +49,20 @@ def speed_table(speed: Mapping[str, Any], rows: list[Mapping[str, Any]] | None =
 
 def speed_setup(speed: Mapping[str, Any]) -> str:
     machine = speed["machine"]
+    rounds = speed.get("rounds", 1)
+    in_rounds = (
+        f"; {rounds} rounds, models in turn: posts/s = median over rounds, ratios = median of "
+        "the per-round ratios"
+        if rounds > 1
+        else ""
+    )
     return (
         f"{speed['posts']} real tweets (HumAID Maria test split, normalised, "
         f"mean {speed['mean_chars']} chars"
         + (f", {speed['mean_tokens']} MiniLM tokens" if speed.get("mean_tokens") else "")
         + f"), {speed['threads']} threads, median of {speed['repeats']} passes after warm-up, each "
-        f"model in its own process"
-        + (
-            f"; {rounds} rounds, models in turn: posts/s = median over rounds, ratios = median of "
-            "the per-round ratios"
-            if (rounds := speed.get("rounds", 1)) > 1
-            else ""
-        )
-        + f"; {machine['cpu']} ({machine['cores']} cores), {speed['created_at']}."
+        f"model in its own process{in_rounds}; {machine['cpu']} ({machine['cores']} cores), "
+        f"{speed['created_at']}."
     )
 
 

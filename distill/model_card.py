@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from distill.config import base_run_name
+
 
 def _table(rows: dict[str, dict]) -> str:
     lines = ["| split | rows | labels |", "|---|---|---|"]
@@ -28,8 +30,7 @@ def model_card(meta: dict[str, Any], manifest: dict[str, Any]) -> str:
     vocab = (
         " and a WordPiece vocabulary pruned to the crisis corpus" if cfg.get("prune_vocab") else ""
     )
-    base = str(cfg.get("base", ""))
-    base_run = base.removeprefix("run:") if base.startswith("run:") else ""  # an earlier run
+    base_run = base_run_name(str(cfg.get("base", "")))
     if base_run:
         arch += f", initialised from the trained `{base_run}` student (its weights, not MiniLM's)"
     base_step = f"triage distill distil --config {base_run}\n" if base_run else ""

