@@ -152,6 +152,10 @@ def evaluate(
             gold = frame["gold"].to_list()
             scores = metrics.score_task(gold, probs, task)
             entry["sets"][set_name] = {"task": task, **scores}
+            if "label" in frame.columns:
+                entry["sets"][set_name]["by_source_label"] = metrics.accuracy_by_source_label(
+                    gold, probs, task, frame["label"].to_list()
+                )
             if entry["role"] == "teacher":
                 teacher_probs[set_name] = probs
             elif set_name in teacher_probs:
@@ -246,6 +250,35 @@ def per_label_tables(results: Mapping[str, Any]) -> str:
     return "\n\n".join(blocks)
 
 
+def source_label_tables(results: Mapping[str, Any], min_posts: int = 20) -> str:
+    """Markdown: for each test set, the share of posts each model gets right per original
+    source label (labels with at least ``min_posts`` posts)."""
+    blocks = []
+    models = results["models"]
+    for set_name in results["test_sets"]:
+        groups = models[0]["sets"][set_name].get("by_source_label") if models else None
+        if not groups:
+            continue
+        shown = [label for label, g in groups.items() if g["n"] >= min_posts]
+        lines = [
+            f"**{set_name}**: share right per source label (labels with ≥ {min_posts} posts)",
+            "",
+            "| source label | gold | n | " + " | ".join(m["name"] for m in models) + " |",
+            "|---|---|---:|" + "---:|" * len(models),
+        ]
+        for label in shown:
+            cells = [
+                f"{m['sets'][set_name]['by_source_label'][label]['accuracy']:.2f}" for m in models
+            ]
+            lines.append(
+                f"| {label} | {groups[label]['gold']} | {groups[label]['n']} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def rules_text(results: Mapping[str, Any]) -> str:
     """One sentence: how each task reads the 4-way probabilities (see ``distill.metrics``)."""
     threshold = results["rules"]["binary_threshold"]
@@ -260,7 +293,7 @@ def markdown_report(results: Mapping[str, Any]) -> str:
     return (
         f"# Evaluation ({results['created_at']})\n\nMacro-F1 per test set. {rules_text(results)}"
         f"\n\n{macro_f1_table(results)}\n\n{teacher_delta_table(results)}\n\n"
-        f"{per_label_tables(results)}\n"
+        f"{per_label_tables(results)}\n\n{source_label_tables(results)}\n"
     )
 
 

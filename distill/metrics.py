@@ -24,6 +24,7 @@ any other value (``not``, ``not_actionable``, ``0``…) is the negative class ``
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,6 +119,28 @@ def score_task(gold: Sequence[str], probabilities: np.ndarray, task: str) -> dic
     return score(
         normalize_gold(gold, task), task_predictions(probabilities, task), task_labels(task)
     )
+
+
+def accuracy_by_source_label(
+    gold: Sequence[str], probabilities: np.ndarray, task: str, source_labels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Per original source label: how many posts, the task label they map to (the most common
+    one) and the share the model gets right. Shows which annotation scheme a model misreads,
+    e.g. one held-out event's own label for aid reports."""
+    truth = normalize_gold(gold, task)
+    predicted = task_predictions(probabilities, task)
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(source_labels):
+        groups.setdefault(str(label), []).append(i)
+    out = {}
+    for label, rows in sorted(groups.items(), key=lambda item: -len(item[1])):
+        targets = [truth[i] for i in rows]
+        out[label] = {
+            "n": len(rows),
+            "gold": Counter(targets).most_common(1)[0][0],  # ties: the first seen
+            "accuracy": sum(truth[i] == predicted[i] for i in rows) / len(rows),
+        }
+    return out
 
 
 def _macro_f1_codes(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:

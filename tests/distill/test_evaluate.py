@@ -11,7 +11,7 @@ import pytest
 
 from distill.card_sections import rewrite_section
 from distill.eval_report import SECTION, publish, replace_markdown_section
-from distill.evaluate import evaluate
+from distill.evaluate import evaluate, source_label_tables
 from models.errors import TriageError
 from models.package import ModelPackage
 
@@ -63,6 +63,23 @@ def test_students_are_compared_with_the_teacher(tiny_model, tmp_path):
     cmp = student["sets"]["synthetic_4way"]["vs_teacher"]
     assert cmp == {"delta": 0.0, "ci95_low": 0.0, "ci95_high": 0.0}  # same model
     assert "+0.0 [+0.0, +0.0]" in (tmp_path / "eval.md").read_text()
+
+
+def test_source_labels_are_scored_when_the_test_set_has_them(tiny_model, tmp_path):
+    sets = synthetic_sets()
+    sets["synthetic_4way"] = sets["synthetic_4way"].with_columns(
+        label=pl.Series(["Needs"] * 3 + ["Other"] * 3)
+    )
+    results = evaluate([tiny_model], sets, tmp_path, progress=False)
+    scored = results["models"][0]["sets"]
+    groups = scored["synthetic_4way"]["by_source_label"]
+    assert {k: v["n"] for k, v in groups.items()} == {"Needs": 3, "Other": 3}
+    assert "by_source_label" not in scored["synthetic_actionable"]
+    right = sum(g["accuracy"] * g["n"] for g in groups.values()) / len(TEXTS)
+    assert right == pytest.approx(scored["synthetic_4way"]["accuracy"])
+    table = source_label_tables(results, min_posts=3)
+    assert "**synthetic_4way**" in table and "| Needs | request | 3 |" in table
+    assert source_label_tables(results, min_posts=4).count("| Needs") == 0
 
 
 def test_rerun_reads_cached_probabilities(tiny_model, tmp_path):

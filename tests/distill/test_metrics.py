@@ -86,3 +86,20 @@ def test_paired_bootstrap_matches_scikit_learn_and_brackets_the_difference():
     assert paired_bootstrap(gold, better, worse, "4way")["ci95_low"] > 0  # clearly better
     same = paired_bootstrap(gold, worse, worse, "4way", reps=50)
     assert same == {"delta": 0.0, "ci95_low": 0.0, "ci95_high": 0.0}
+
+
+def test_accuracy_by_source_label_shows_which_scheme_is_misread():
+    gold = ["actionable", "actionable", "actionable", "not", "not"]
+    source = ["Aid Provided", "Aid Provided", "Needs", "Not Informative", "Not Informative"]
+    p = probs(
+        (0.1, 0.2, 0.0, 0.7),  # aid report read as other: wrong
+        (0.1, 0.6, 0.0, 0.3),  # right
+        (0.9, 0.0, 0.0, 0.1),  # right
+        (0.0, 0.1, 0.0, 0.9),  # right
+        (0.4, 0.3, 0.0, 0.3),  # wrong (0.7 >= 0.5)
+    )
+    by_label = metrics.accuracy_by_source_label(gold, p, "actionable", source)
+    assert list(by_label) == ["Aid Provided", "Not Informative", "Needs"]  # most posts first
+    assert by_label["Aid Provided"] == {"n": 2, "gold": "actionable", "accuracy": 0.5}
+    assert by_label["Not Informative"] == {"n": 2, "gold": "not_actionable", "accuracy": 0.5}
+    assert by_label["Needs"]["accuracy"] == 1.0
