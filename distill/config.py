@@ -77,6 +77,8 @@ class TrainConfig:
     max_steps: int = 0  # >0 overrides epochs
     per_class: dict[str, int] = field(default_factory=dict)  # sample caps per target per epoch
     transfer_rows: int = 0  # student: unlabelled rows mixed in
+    augment_rows: int = 0  # student: word-replaced copies labelled by the teacher only
+    augment_probability: float = 0.3  # student: chance each replaceable word is swapped
     temperature: float = 2.0  # student: distillation temperature
     alpha: float = 0.7  # student: weight of the soft (teacher) loss
     class_weighting: bool = True

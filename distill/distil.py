@@ -1,10 +1,11 @@
 """Knowledge distillation: teacher logits (cached) → student trained on soft + hard targets.
 
 The distillation set is a balanced sample of the labelled train split (``per_class``) plus
-``transfer_rows`` unlabelled in-domain posts. Loss per batch:
+``transfer_rows`` unlabelled in-domain posts, plus ``augment_rows`` word-replaced copies of those
+posts (``distill.augment``, TinyBERT-style) that only the teacher labels. Loss per batch:
 ``alpha · T² · KL(teacher_T ‖ student_T) + (1 − alpha) · hard`` where ``hard`` is the weighted
 cross-entropy on 4-way rows and ``-log(p_request + p_offer)`` on merged request-or-offer rows
-(transfer rows only have the soft term).
+(transfer and augmented rows only have the soft term).
 """
 
 from __future__ import annotations
@@ -43,6 +44,23 @@ def distill_rows(data: dict[str, pl.DataFrame], cfg: TrainConfig) -> pl.DataFram
     transfer = prefix_sample(data["transfer"], {"unlabelled": cfg.transfer_rows}, cfg.seed)
     rows = pl.concat([labelled, transfer]).select("text", "target")
     return rows.sample(fraction=1.0, shuffle=True, seed=cfg.seed)
+
+
+def with_augmented(rows: pl.DataFrame, cfg: TrainConfig, log=print) -> pl.DataFrame:
+    """``rows`` plus ``cfg.augment_rows`` word-replaced copies (target ``unlabelled``),
+    reshuffled."""
+    if cfg.augment_rows <= 0:
+        return rows
+    from distill.augment import augment_texts, teacher_neighbours
+    from distill.base_models import mpnet_path
+
+    table = teacher_neighbours(mpnet_path())
+    copies = augment_texts(
+        rows["text"].to_list(), table, cfg.augment_rows, cfg.augment_probability, cfg.seed
+    )
+    log(f"{cfg.name}: {len(copies)} augmented copies ({len(table)} replaceable words)")
+    extra = pl.DataFrame({"text": copies, "target": ["unlabelled"] * len(copies)})
+    return pl.concat([rows, extra]).sample(fraction=1.0, shuffle=True, seed=cfg.seed)
 
 
 def text_keys(texts: list[str]) -> np.ndarray:
@@ -117,7 +135,7 @@ def distil_student(
     log = make_logger(run_dir)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", "utf-8")
     data = load_prepared(data_dir)
-    rows = distill_rows(data, cfg)
+    rows = with_augmented(distill_rows(data, cfg), cfg, log)
     log(f"{cfg.name}: distillation rows {dict(sorted(rows.group_by('target').len().iter_rows()))}")
     texts = rows["text"].to_list()
     soft = teacher_logits(texts, teacher, cfg.threads, log)

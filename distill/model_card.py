@@ -18,6 +18,18 @@ def _table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _augmented(cfg: dict[str, Any]) -> str:
+    """Recipe words for the TinyBERT-style copies (``distill.augment``), if the run used them."""
+    rows = int(cfg.get("augment_rows") or 0)
+    if rows <= 0:
+        return ""
+    return (
+        f" + {rows} word-replaced copies of those posts (each content word swapped with"
+        f" probability {cfg.get('augment_probability', 0.3)} for a nearest neighbour in the"
+        " teacher's word-embedding table; `distill/augment.py`), labelled by the teacher only"
+    )
+
+
 def model_card(meta: dict[str, Any], manifest: dict[str, Any]) -> str:
     """Markdown model card from the package metadata and the data manifest."""
     cfg = meta["training_config"]
@@ -73,7 +85,7 @@ dropped. Research-use terms of the sources apply to the data; no post is shipped
    train (weighted cross-entropy + actionable marginal loss, lower layers frozen).
 2. Teacher logits (ONNX fp32, parity-checked) cached for {cfg["name"]}'s distillation set:
    per-class caps {json.dumps(cfg["per_class"])} of train + {cfg["transfer_rows"]} unlabelled
-   transfer posts.
+   transfer posts{_augmented(cfg)}.
 3. Student: {cfg["alpha"]} · T² · KL(teacher_T ‖ student_T) + {round(1 - cfg["alpha"], 3)} · hard
    loss, T = {cfg["temperature"]}, batch {cfg["batch_size"]}, lr {cfg["lr"]},
    {meta["training"]["steps"]} steps, seed {cfg["seed"]}. Training config: `triage.json`

@@ -28,6 +28,7 @@ def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
                 "max_steps": 2,
                 "per_class": {label: 8 for label in [*LABELS, "actionable"]},
                 "transfer_rows": 16,
+                "augment_rows": 8,
                 "checkpoint_every": 1,
             }
         ),
@@ -42,7 +43,8 @@ def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
     assert main(["distill", "distil", *common, "--max-steps", "3"]) == 0
     log = (runs / "e2e-student" / "log.txt").read_text("utf-8")
     assert "resumed from" in log and "at step 2/3" in log
-    assert "teacher logits: 56 cached, 0 to compute" in log
+    assert "e2e-student: 8 augmented copies" in log
+    assert "teacher logits: 64 cached, 0 to compute" in log
 
     args = ["distill", "export", *common, "--ship", "--default", "--models-dir", str(models)]
     assert main(args) == 0
@@ -56,6 +58,7 @@ def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
     assert package.extra["training_config"]["max_steps"] == 3
     card = (package.path / "README.md").read_text("utf-8")
     assert "<!-- EVAL -->" in card and "<!-- SPEED -->" in card
+    assert "+ 8 word-replaced copies of those posts" in card
     predictions = OnnxClassifier(package).predict(["we need water", "praying for you"])
     assert [p.label in LABELS for p in predictions] == [True, True]
 
