@@ -97,7 +97,10 @@ class OnnxClassifier:
         except TriageError:
             raise
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelPackageError(f"cannot load {package.model_file}: {exc}") from exc
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelPackageError(
+                f"cannot load {package.model_file}: {first_line} (re-export or re-copy the model)"
+            ) from exc
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(package.tokenizer_file))
         self.tokenizer.no_padding()

@@ -196,7 +196,14 @@ class EmbeddedBroker:
         """Start SeaweedFS on ``data_dir``; return the environment Tansu needs to use it."""
         assert self.data_dir is not None and self._log_dir is not None
         weed = weed_binary()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise TriageError(f"--data-dir {self.data_dir} is a file: give a folder")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TriageError(
+                f"--data-dir {self.data_dir}: cannot create it ({exc.strerror})"
+            ) from exc
         s3_port = free_port()
         argv = [str(weed), "mini", f"-dir={self.data_dir}", f"-ip={HOST}", f"-ip.bind={HOST}"]
         argv += [f"-bucket={BUCKET}", f"-s3.port={s3_port}", "-admin.ui=false"]

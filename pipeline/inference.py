@@ -8,6 +8,7 @@ from typing import Any
 
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult
 
+from models.errors import ModelPackageError
 from models.handler import OnnxTextClassifierHandler
 from models.package import ModelPackage
 from models.runtime import OnnxClassifier, RuntimeOptions
@@ -66,4 +67,27 @@ def build_model_handler(
         max_batch_size=batch_size,
         max_batch_duration_secs=max_batch_wait_s,
     )
+    check_model_runs(handler.package, runtime)
     return KeyedModelHandler(handler), handler.package
+
+
+def check_model_runs(package: ModelPackage, runtime: RuntimeOptions) -> None:
+    """Load the package into ONNX Runtime once and classify one post, at launch.
+
+    Checksums prove the files are the ones written, not that they work: a corrupt graph whose
+    checksums were regenerated would otherwise fail in a worker, with a traceback, on every
+    restart. Raises ModelPackageError (one line) instead.
+    """
+    import numpy as np
+
+    classifier = OnnxClassifier(package, runtime)
+    try:
+        probabilities = classifier.predict_proba(["need drinking water at the shelter"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises untyped errors
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelPackageError(f"{package.model_file} fails to run: {first_line}") from exc
+    if probabilities.shape != (1, len(package.labels)) or not np.isfinite(probabilities).all():
+        raise ModelPackageError(
+            f"{package.model_file} gives unusable output {probabilities.tolist()} "
+            f"(expected {len(package.labels)} finite probabilities): re-export the model"
+        )

@@ -76,6 +76,7 @@ def build_pipeline(
             package.thresholds,
             job.output_prefix,
             max_text_chars=job.max_text_chars,
+            max_message_bytes=job.max_message_bytes,
             metrics_port=job.metrics_port,
         )
     )

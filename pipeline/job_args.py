@@ -10,7 +10,7 @@ import argparse
 import os
 
 from pipeline.commands.arguments import non_negative_int, positive_float, positive_int
-from pipeline.contract import DEFAULT_MAX_TEXT_CHARS
+from pipeline.contract import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_TEXT_CHARS
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_RECORDS_PER_POLL = 500
@@ -117,6 +117,15 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=DEFAULT_MAX_TEXT_CHARS,
         help=f"longer texts go to the dead-letter topic (default: {DEFAULT_MAX_TEXT_CHARS})",
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        dest="max_message_bytes",
+        type=positive_int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        metavar="BYTES",
+        help="larger messages go to the dead-letter topic with a preview, never whole "
+        f"(default: {DEFAULT_MAX_MESSAGE_BYTES})",
     )
     parser.add_argument(
         "--max-records-per-poll",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+import difflib
+
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    StandardOptions,
+    _BeamArgumentParser,
+)
 
 from models.errors import TriageError
 from pipeline.job_args import add_job_arguments
@@ -22,12 +28,43 @@ class TriageOptions(PipelineOptions):
         add_kafka_arguments(parser, required=False)
 
 
+def _all_options_parser() -> _BeamArgumentParser:
+    """A parser that knows every flag of every PipelineOptions class (Beam's and ours)."""
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
+    for cls in classes.values():
+        cls._add_argparse_args(parser)  # noqa: SLF001 - Beam's own registration hook
+    return parser
+
+
+def check_beam_flags(beam_args: list[str]) -> None:
+    """Raise TriageError naming the first flag no Beam option knows, with a suggestion.
+
+    Beam itself only logs a warning and drops such flags, so a typo like ``--bouded`` would
+    silently turn a bounded backfill into a job that streams forever.
+    """
+    parser = _all_options_parser()
+    _, unknown = parser.parse_known_args(beam_args)
+    if not unknown:
+        return
+    word = unknown[0]
+    if not word.startswith("-"):
+        raise TriageError(f"unexpected argument {word!r} (flags start with --)")
+    flag = word.split("=", 1)[0]
+    known = [option for action in parser._actions for option in action.option_strings]  # noqa: SLF001
+    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]}?" if close else " (see `triage run --help`)"
+    raise TriageError(f"unknown flag {flag}{hint}")
+
+
 def make_options(beam_args: list[str], job_values: dict) -> PipelineOptions:
     """PipelineOptions from Beam's own flags plus the parsed job flags.
 
     FnApiRunner is the local default. An unbounded run on a distributed runner (Flink,
     Dataflow, ...) gets ``--streaming``; FnApiRunner runs the unbounded source as it is.
+    A flag that neither the job nor Beam knows is an error (see :func:`check_beam_flags`).
     """
+    check_beam_flags(beam_args)
     options = PipelineOptions(beam_args, **job_values)
     job = options.view_as(TriageOptions)
     missing = [name for name in REQUIRED if not getattr(job, name, None)]

@@ -16,7 +16,9 @@ from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, R
 
 from pipeline import metrics
 from pipeline.contract import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_TEXT_CHARS,
+    MAX_OUTPUT_BYTES,
     InvalidPost,
     Post,
     dead_letter,
@@ -28,25 +30,53 @@ from pipeline.kafka import KafkaMessage, KafkaRecord
 from pipeline.routing import DLQ, choose_route, routed_message, topic_for
 
 DEAD_LETTERS_TAG = "dead_letters"
+_LOGGER = logging.getLogger(__name__)
 
 
 def dead_letter_message(prefix: str, record: Any, reason: str, detail: str) -> KafkaMessage:
-    """Count a dead letter and wrap it as a message for ``<prefix>.dlq``."""
+    """Count a dead letter and wrap it as a message for ``<prefix>.dlq``.
+
+    The letter's key is the record's key only when it is small (a huge key would make the
+    dead letter itself unwritable; the letter keeps a preview of it).
+    """
     metrics.DEAD_LETTERS.labels(reason=reason).inc()
-    return KafkaMessage(
-        topic=topic_for(prefix, DLQ),
-        key=record.key,
-        value=encode_json(dead_letter(record, reason, detail)),
+    letter = dead_letter(record, reason, detail)
+    key = record.key if record.key is None or "key_truncated" not in letter else None
+    return KafkaMessage(topic=topic_for(prefix, DLQ), key=key, value=encode_json(letter))
+
+
+def internal_error_detail(step: str, exc: BaseException) -> str:
+    """The dead-letter detail of a per-post step that raised: step, exception type, message."""
+    return f"{step} raised {type(exc).__name__}: {exc}"
+
+
+def _post_record(post: Post) -> KafkaRecord:
+    """The Kafka record a post came from, rebuilt for its dead letter."""
+    return KafkaRecord(
+        post.topic,
+        post.partition,
+        post.offset,
+        post.id.encode("utf-8", "backslashreplace"),
+        encode_json(post.fields),
+        post.timestamp_ms,
     )
 
 
 class ParsePosts(beam.DoFn):
     """KafkaRecord → (Post, text), keyed for RunInference; anything off-contract → a dead
-    letter on ``DEAD_LETTERS_TAG``."""
+    letter on ``DEAD_LETTERS_TAG``. Nothing a message holds can make this step raise: an
+    unexpected exception dead-letters the record as ``internal_error``."""
 
-    def __init__(self, output_prefix: str, max_text_chars: int, metrics_port: int = 0):
+    def __init__(
+        self,
+        output_prefix: str,
+        max_text_chars: int,
+        metrics_port: int = 0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ):
         self._prefix = output_prefix
         self._max_text_chars = max_text_chars
+        self._max_message_bytes = max_message_bytes
         self._metrics_port = metrics_port
 
     def setup(self) -> None:
@@ -55,24 +85,33 @@ class ParsePosts(beam.DoFn):
         try:
             metrics.start_metrics_server(self._metrics_port)
         except OSError as exc:  # e.g. a second worker process on the same host
-            logging.getLogger(__name__).warning(
+            _LOGGER.warning(
                 "metrics port %s unavailable in this worker: %s", self._metrics_port, exc
             )
 
     def process(self, record: KafkaRecord) -> Iterator[Any]:
         try:
-            post = parse_record(record, self._max_text_chars)
+            post = parse_record(record, self._max_text_chars, self._max_message_bytes)
         except InvalidPost as exc:
-            yield beam.pvalue.TaggedOutput(
-                DEAD_LETTERS_TAG,
-                dead_letter_message(self._prefix, record, exc.reason, exc.detail),
+            letter = dead_letter_message(self._prefix, record, exc.reason, exc.detail)
+        except Exception as exc:  # noqa: BLE001 - last resort: one post never stops the job
+            _LOGGER.exception(
+                "parsing %s[%s]@%s failed", record.topic, record.partition, record.offset
             )
+            detail = internal_error_detail("parse", exc)
+            letter = dead_letter_message(self._prefix, record, "internal_error", detail)
+        else:
+            yield post, post.text
             return
-        yield post, post.text
+        yield beam.pvalue.TaggedOutput(DEAD_LETTERS_TAG, letter)
 
 
 class RoutePosts(beam.DoFn):
-    """(Post, PredictionResult) → the routed KafkaMessage, keyed by post id."""
+    """(Post, PredictionResult) → the routed KafkaMessage, keyed by post id.
+
+    A post whose routed message cannot be built or written (it raised, or it would exceed
+    ``MAX_OUTPUT_BYTES``) goes to the dead-letter topic on ``DEAD_LETTERS_TAG`` instead.
+    """
 
     def __init__(self, output_prefix: str, thresholds: Mapping[str, float]):
         self._prefix = output_prefix
@@ -87,23 +126,49 @@ class RoutePosts(beam.DoFn):
             enrich = None
         self._enrich = enrich
 
-    def process(self, element: tuple[Post, PredictionResult]) -> Iterator[KafkaMessage]:
+    def process(self, element: tuple[Post, PredictionResult]) -> Iterator[Any]:
         post, result = element
+        try:
+            route, label, message = self._route(post, result)
+        except Exception as exc:  # noqa: BLE001 - last resort: one post never stops the job
+            _LOGGER.exception("routing post %r failed", post.id)
+            reason, detail = "internal_error", internal_error_detail("route", exc)
+        else:
+            if len(message.value) <= MAX_OUTPUT_BYTES:
+                counter = self._routed.get((route, label))
+                if counter is None:
+                    counter = self._routed[route, label] = metrics.POSTS_ROUTED.labels(route, label)
+                counter.inc()
+                latency = time.time() - post.timestamp_ms / 1000.0
+                metrics.END_TO_END_LATENCY.observe(max(0.0, latency))
+                yield message
+                return
+            reason = "output_too_large"
+            size = len(message.value)
+            detail = f"the routed message has {size} bytes, the limit is {MAX_OUTPUT_BYTES}"
+        yield beam.pvalue.TaggedOutput(
+            DEAD_LETTERS_TAG, _safe_post_letter(self._prefix, post, reason, detail)
+        )
+
+    def _route(self, post: Post, result: PredictionResult) -> tuple[str, str, KafkaMessage]:
         classification = result.inference.as_dict()
         label = classification["label"]
         route = choose_route(label, classification["probabilities"], self._thresholds)
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
         message = routed_message(post, classification, route, utc_now_iso(), enrichment)
-        counter = self._routed.get((route, label))
-        if counter is None:
-            counter = self._routed[route, label] = metrics.POSTS_ROUTED.labels(route, label)
-        counter.inc()
-        metrics.END_TO_END_LATENCY.observe(max(0.0, time.time() - post.timestamp_ms / 1000.0))
-        yield KafkaMessage(
-            topic=topic_for(self._prefix, route),
-            key=post.id.encode("utf-8"),
-            value=encode_json(message),
-        )
+        value = encode_json(message)
+        return route, label, KafkaMessage(topic_for(self._prefix, route), post.id.encode(), value)
+
+
+def _safe_post_letter(prefix: str, post: Post, reason: str, detail: str) -> KafkaMessage:
+    """A dead letter for a parsed post; falls back to the bare Kafka coordinates if even its
+    fields cannot be re-encoded (the original stays in the input topic)."""
+    try:
+        record = _post_record(post)
+    except (ValueError, TypeError) as exc:
+        record = KafkaRecord(post.topic, post.partition, post.offset, None, None, post.timestamp_ms)
+        detail = f"{detail}; its fields could not be re-encoded ({type(exc).__name__})"
+    return dead_letter_message(prefix, record, reason, detail)
 
 
 def _failed_batch_to_dead_letters(prefix: str, failed: tuple[Any, Any]) -> Iterator[KafkaMessage]:
@@ -114,22 +179,15 @@ def _failed_batch_to_dead_letters(prefix: str, failed: tuple[Any, Any]) -> Itera
     batch, error = failed
     detail = (error[1] if isinstance(error, tuple) else repr(error))[:500]
     for post, _text in batch:
-        record = KafkaRecord(
-            post.topic,
-            post.partition,
-            post.offset,
-            post.id.encode("utf-8"),
-            encode_json(post.fields),
-            post.timestamp_ms,
-        )
-        yield dead_letter_message(prefix, record, "inference_error", detail)
+        yield _safe_post_letter(prefix, post, "inference_error", detail)
 
 
 class TriagePosts(beam.PTransform):
     """KafkaRecords → KafkaMessages for the routed and dead-letter topics.
 
     Returns a dict of PCollections of KafkaMessage: ``routed``, ``dead_letters`` (contract
-    violations) and ``failed`` (posts whose model call failed, as dead letters).
+    violations), ``unroutable`` (posts whose routed message could not be built or is too
+    large, as dead letters) and ``failed`` (posts whose model call failed, as dead letters).
     """
 
     def __init__(
@@ -139,6 +197,7 @@ class TriagePosts(beam.PTransform):
         output_prefix: str,
         *,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         metrics_port: int = 0,
     ):
         super().__init__()
@@ -146,24 +205,28 @@ class TriagePosts(beam.PTransform):
         self._thresholds = dict(thresholds)
         self._prefix = output_prefix
         self._max_text_chars = max_text_chars
+        self._max_message_bytes = max_message_bytes
         self._metrics_port = metrics_port
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
         prefix = self._prefix
         parsed = records | "Parse" >> beam.ParDo(
-            ParsePosts(prefix, self._max_text_chars, self._metrics_port)
+            ParsePosts(prefix, self._max_text_chars, self._metrics_port, self._max_message_bytes)
         ).with_outputs(DEAD_LETTERS_TAG, main="posts")
         classified, failed = (
             parsed.posts | "Classify" >> RunInference(self._handler).with_exception_handling()
         )
-        routed = classified | "Route" >> beam.ParDo(RoutePosts(prefix, self._thresholds))
+        routed = classified | "Route" >> beam.ParDo(
+            RoutePosts(prefix, self._thresholds)
+        ).with_outputs(DEAD_LETTERS_TAG, main="routed")
         failed_letters = failed.failed_inferences | "FailedToDLQ" >> beam.FlatMap(
             lambda failed_batch: _failed_batch_to_dead_letters(prefix, failed_batch)
         )
         # No Flatten: on FnApiRunner it ends the fused stage, and a stage downstream of an
         # unbounded source never runs. Each branch gets its own sink instead.
         return {
-            "routed": routed,
+            "routed": routed.routed,
             "dead_letters": parsed[DEAD_LETTERS_TAG],
+            "unroutable": routed[DEAD_LETTERS_TAG],
             "failed": failed_letters,
         }

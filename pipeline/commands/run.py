@@ -8,6 +8,7 @@ import sys
 import time
 
 from pipeline.job_args import add_job_arguments
+from pipeline.kafka.clients import check_reachable
 from pipeline.kafka.config import add_kafka_arguments, settings_from_args
 
 EPILOG = """\
@@ -54,11 +55,13 @@ def _job_values(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    settings = settings_from_args(args)
+    check_reachable(settings)  # before Beam's imports and the model load (seconds)
+
     from pipeline.job import routed_counts, run_job
     from pipeline.options import TriageOptions, make_options
 
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
-    settings = settings_from_args(args)
     options = make_options(list(args.extra_args), _job_values(args))
     job = options.view_as(TriageOptions)
     # SIGTERM (e.g. from a supervisor) stops like Ctrl-C: no traceback, exit code 130.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -10,7 +14,7 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from models.errors import TriageError
 from pipeline.kafka.config import KafkaSettings
 
-BOOTSTRAP_TIMEOUT_MS = 10_000
+BOOTSTRAP_TIMEOUT_MS = 5_000
 
 ClientT = TypeVar("ClientT", KafkaConsumer, KafkaProducer, KafkaAdminClient)
 
@@ -19,11 +23,26 @@ class KafkaUnavailableError(TriageError):
     """No broker answered at the bootstrap servers."""
 
 
+@contextmanager
+def _quiet_kafka_logs() -> Iterator[None]:
+    """Hide kafka-python's per-attempt connection logs while bootstrapping: a failure is
+    reported once, by KafkaUnavailableError, instead of after ~20 library lines."""
+    logger = logging.getLogger("kafka")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def connect(cls: type[ClientT], settings: KafkaSettings, **kwargs: Any) -> ClientT:
-    """Create a kafka-python client; bootstrap failures raise KafkaUnavailableError."""
+    """Create a kafka-python client; bootstrap failures raise KafkaUnavailableError within
+    ``BOOTSTRAP_TIMEOUT_MS``."""
     kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
     try:
-        return cls(**settings.kafka_python_kwargs(), **kwargs)
+        with _quiet_kafka_logs():
+            return cls(**settings.kafka_python_kwargs(), **kwargs)
     except (KafkaTimeoutError, KafkaConnectionError) as exc:
         hint = (
             "is the broker running? (`triage broker` starts a local one)"
@@ -33,3 +52,26 @@ def connect(cls: type[ClientT], settings: KafkaSettings, **kwargs: Any) -> Clien
         raise KafkaUnavailableError(
             f"cannot reach Kafka at {settings.bootstrap_servers} ({exc}): {hint}"
         ) from exc
+
+
+def check_reachable(settings: KafkaSettings, timeout_s: float = 3.0) -> None:
+    """Raise KafkaUnavailableError at once unless some bootstrap address accepts TCP.
+
+    A fast pre-flight for commands that load a model first: a refused or unresolvable address
+    fails in milliseconds (a silent one within ``timeout_s``) instead of after the model load
+    and kafka-python's bootstrap retries.
+    """
+    problems = []
+    for address in (a.strip() for a in settings.bootstrap_servers.split(",")):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout_s):
+                return
+        except ValueError:
+            problems.append(f"{address}: the port is not a number")
+        except OSError as exc:
+            problems.append(f"{address}: {exc.strerror or type(exc).__name__}")
+    raise KafkaUnavailableError(
+        f"cannot reach Kafka at {settings.bootstrap_servers} ({'; '.join(problems)}): "
+        "is the broker running? (`triage broker` starts a local one)"
+    )

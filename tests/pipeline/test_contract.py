@@ -70,6 +70,20 @@ SAMPLES: list[tuple[bytes | None, str | None]] = [
     (_post(geo={"lat": 95, "lon": 0}), "invalid_field"),
     (_post(geo={"lat": True, "lon": 0}), "invalid_field"),
     (_post(geo={"lat": 1, "lon": 2, "name": 3}), "invalid_field"),
+    # The poison pills of issue 12 and their neighbours: limits checked before anything else.
+    (b'{"id":"a","text":"' + b"x" * 300_000 + b'"}', "message_too_large"),
+    (b"\x00" * 300_000, "message_too_large"),
+    (b'{"id":"a","text":"need water","\\ud800":1}', "invalid_unicode"),
+    (b'{"id":"a","text":"need water \\udc00 now"}', "invalid_unicode"),
+    (b'{"id":"a","text":"need water","x":["\\uDBFF"]}', "invalid_unicode"),
+    (b'{"id":"a","text":"\\ud83d\\ude00 need water"}', None),  # a valid pair: one emoji
+    (b'{"id":"a","text":"x","n":1e999999}', "non_finite_number"),
+    (b'{"id":"a","text":"x","n":[-1E400]}', "non_finite_number"),
+    (b'{"id":"a","text":"x","n":1e308}', None),
+    (b'{"id":"a","text":"x","d":' + b"[" * 500 + b"]" * 500 + b"}", "nesting_too_deep"),
+    (b"[" * 100_000 + b"]" * 100_000, "nesting_too_deep"),  # past the parser's recursion limit
+    (b'{"id":"a","text":"x","d":' + b"[" * 31 + b"]" * 31 + b"}", None),  # 32 levels: the limit
+    (b'{"id":"a","text":"x","d":' + b"[" * 32 + b"]" * 32 + b"}", "nesting_too_deep"),
 ]
 
 
@@ -89,16 +103,23 @@ def test_parse_value_reason(value: bytes | None, expected: str | None) -> None:
 
 def test_every_input_reason_is_exercised() -> None:
     seen = {expected for _, expected in SAMPLES if expected}
-    # inference_error comes from the model, not from parsing (tested in test_job.py).
-    assert seen == set(REASONS) - {"inference_error"}
+    # Model, routing and last-resort reasons do not come from parsing (tests/pipeline/test_job.py
+    # and tests/chaos/ cover them).
+    assert seen == set(REASONS) - {"inference_error", "output_too_large", "internal_error"}
 
 
-# The samples the JSON Schema applies to: those that decode as JSON.
-JSON_SAMPLES = [
-    (value, expected)
-    for value, expected in SAMPLES
-    if expected not in ("empty_value", "invalid_utf8", "invalid_json")
-]
+# Limits on the raw message that the JSON Schema cannot express.
+BEYOND_SCHEMA = (
+    "empty_value",
+    "invalid_utf8",
+    "invalid_json",
+    "message_too_large",
+    "invalid_unicode",
+    "non_finite_number",
+    "nesting_too_deep",
+)
+# The samples the JSON Schema applies to: those that decode as JSON within the limits.
+JSON_SAMPLES = [(value, expected) for value, expected in SAMPLES if expected not in BEYOND_SCHEMA]
 
 
 @pytest.mark.parametrize(("value", "expected"), JSON_SAMPLES)
@@ -162,6 +183,35 @@ def test_dead_letter_binary_value_is_base64() -> None:
     assert base64.b64decode(letter["value_base64"]) == raw
     assert letter["key"] is None
     assert base64.b64decode(letter["key_base64"]) == b"\xff"
+
+
+def test_dead_letter_of_a_huge_value_keeps_a_small_preview() -> None:
+    from pipeline.contract import DEAD_LETTER_VALUE_BYTES, encode_json
+
+    raw = b'{"id":"a","text":"' + "é".encode() * 800_000 + b'"}'
+    letter = dead_letter(_record(raw, key=b"k" * 5000), "message_too_large", "too big")
+    assert letter["value_truncated"] is True and letter["value_bytes"] == len(raw)
+    assert raw.startswith(letter["value_utf8"].encode())  # cut on a character boundary
+    assert len(letter["value_utf8"].encode()) <= DEAD_LETTER_VALUE_BYTES
+    assert letter["key_truncated"] is True and letter["key_bytes"] == 5000
+    assert len(encode_json(letter)) < 2 * DEAD_LETTER_VALUE_BYTES
+
+
+def test_dead_letter_detail_with_surrogates_is_encodable() -> None:
+    from pipeline.contract import encode_json
+
+    letter = dead_letter(_record(b"x"), "internal_error", "route raised: \ud800" + "y" * 9000)
+    encoded = encode_json(letter)
+    assert len(json.loads(encoded)["detail"]) < 600
+
+
+def test_encode_json_is_strict() -> None:
+    from pipeline.contract import encode_json
+
+    with pytest.raises(ValueError):
+        encode_json({"p": float("nan")})
+    with pytest.raises(UnicodeEncodeError):
+        encode_json({"t": "\ud800"})
 
 
 def test_dead_letter_tombstone() -> None:
