@@ -25,6 +25,8 @@ class Seen:
     reasons: Counter = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)
     input_offsets: Counter = field(default_factory=Counter)  # (partition, offset) → times seen
+    reason_of: dict = field(default_factory=dict)  # (partition, offset) → dead-letter reason
+    non_strict: int = 0  # messages that strict JSON parsers reject (NaN, Infinity)
     examples: dict[str, str] = field(default_factory=dict)  # route → one text
     first_ms: int | None = None
     last_ms: int | None = None
@@ -36,6 +38,10 @@ class Seen:
     @property
     def duplicates(self) -> int:
         return sum(n - 1 for n in self.input_offsets.values() if n > 1)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not strict JSON")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,6 +84,8 @@ class OutputWatcher:
                 Counter(s.reasons),
                 list(s.latencies_s),
                 Counter(s.input_offsets),
+                dict(s.reason_of),
+                s.non_strict,
                 dict(s.examples),
                 s.first_ms,
                 s.last_ms,
@@ -120,13 +128,21 @@ class OutputWatcher:
             seen = self._seen
             for record in records:
                 route = record.topic[len(self._prefix) + 1 :]
-                value = json.loads(record.value)
+                try:
+                    value = json.loads(record.value, parse_constant=_reject_constant)
+                except ValueError:
+                    seen.non_strict += 1
+                    value = json.loads(record.value)
                 kafka = value.get("kafka") or {}
-                if self._input_topic is None or kafka.get("topic") == self._input_topic:
-                    seen.input_offsets[(kafka.get("partition"), kafka.get("offset"))] += 1
+                origin = (kafka.get("partition"), kafka.get("offset"))
+                from_input = self._input_topic is None or kafka.get("topic") == self._input_topic
+                if from_input:
+                    seen.input_offsets[origin] += 1
                 seen.routes[route] += 1
                 if route == DLQ:
                     seen.reasons[value.get("reason")] += 1
+                    if from_input:
+                        seen.reason_of[origin] = value.get("reason")
                 else:
                     seen.labels[value["classification"]["label"]] += 1
                     seen.examples.setdefault(route, value.get("text", ""))
