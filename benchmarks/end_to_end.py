@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from results import write_section  # noqa: E402
+
 from models.package import ModelPackage, resolve_model  # noqa: E402
 from models.runtime import OnnxClassifier, RuntimeOptions  # noqa: E402
 from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
@@ -46,7 +48,6 @@ from pipeline.watch import OutputWatcher, percentile  # noqa: E402
 
 DATA = Path(os.environ.get("TRIAGE_DATA", ROOT.parent / "shared" / "data"))
 DEFAULT_FILE = DATA / "humaid_maria" / "humaid_maria.csv"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## End-to-end streaming"
 
 
@@ -172,14 +173,7 @@ def streaming_latency(
 
 def write_results(section: str) -> None:
     """Replace (or append) this benchmark's section of RESULTS.md."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(HEADING)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    write_section(HEADING, section)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from types import TracebackType
 from models.errors import TriageError
 
 HOST = "127.0.0.1"
+STOP_GRACE_S = 10.0
+"""Seconds Tansu gets after SIGTERM before it is killed."""
 BUCKET = "tansu"
 _WEED_PORT_FLAGS = (
     "s3.port.grpc",
@@ -183,8 +185,10 @@ class EmbeddedBroker:
             url = f"tcp://{HOST}:{self.port}"
             argv = [str(binary), "broker", "--listener-url", url]
             argv += ["--advertised-listener-url", url, "--storage-engine", storage]
-            # Tansu waits ~5 s for connected clients on SIGTERM; acked writes are already stored.
-            tansu = _Process("tansu", argv, env, self._log_dir, grace_s=1.0)
+            # Tansu finishes in-flight requests and waits up to ~5 s for connected clients on
+            # SIGTERM. Killing it sooner cut produce requests off mid-write, which clients then
+            # retried against a broker that had half-stored them (issue 12): give it the time.
+            tansu = _Process("tansu", argv, env, self._log_dir, grace_s=STOP_GRACE_S)
             self._processes.append(tansu)
             tansu.wait_for_port(self.port, timeout_s)
         except BaseException:

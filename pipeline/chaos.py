@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.demo_data import generate_posts
+from pipeline.kafka.clients import durable_producer_config
 from pipeline.kafka.config import KafkaSettings
 from pipeline.watch import Seen
 
@@ -365,7 +366,7 @@ class RateProducer:
 
         try:
             producer = KafkaProducer(
-                **self._settings.kafka_python_kwargs(), linger_ms=5, acks="all", retries=20
+                **self._settings.kafka_python_kwargs(), linger_ms=5, **durable_producer_config()
             )
             start = time.monotonic()
             sent = 0

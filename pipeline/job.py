@@ -69,6 +69,8 @@ def build_pipeline(
             bounded=job.bounded,
             stop_after_idle_s=job.stop_after_idle,
             max_records_per_poll=job.max_records_per_poll,
+            max_read_s=job.commit_interval,
+            max_read_records=job.commit_records,
         )
         | "Triage"
         >> TriagePosts(
@@ -81,7 +83,8 @@ def build_pipeline(
         )
     )
     for name, messages in outputs.items():
-        _ = messages | f"Write_{name}" >> WriteToKafka(settings, linger_ms=job.linger_ms)
+        write = WriteToKafka(settings, linger_ms=job.linger_ms, idempotent=job.idempotent_writes)
+        _ = messages | f"Write_{name}" >> write
 
 
 def run_job(

@@ -15,6 +15,8 @@ from pipeline.contract import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_TEXT_CHARS
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_RECORDS_PER_POLL = 500
 DEFAULT_LINGER_MS = 5
+DEFAULT_COMMIT_INTERVAL_S = 0.25
+DEFAULT_COMMIT_RECORDS = 100
 
 
 def default_threads() -> int:
@@ -133,6 +135,33 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=DEFAULT_MAX_RECORDS_PER_POLL,
         help=f"records fetched per poll (default: {DEFAULT_MAX_RECORDS_PER_POLL})",
+    )
+    parser.add_argument(
+        "--commit-interval",
+        dest="commit_interval",
+        type=positive_float,
+        default=DEFAULT_COMMIT_INTERVAL_S,
+        metavar="SECONDS",
+        help="a partition's offsets are committed (after its routed output is acknowledged) "
+        "at least this often while it has traffic: a crash replays at most about this much "
+        f"(default: {DEFAULT_COMMIT_INTERVAL_S})",
+    )
+    parser.add_argument(
+        "--commit-records",
+        dest="commit_records",
+        type=positive_int,
+        default=DEFAULT_COMMIT_RECORDS,
+        metavar="N",
+        help=f"... and at least every N records per partition (default: {DEFAULT_COMMIT_RECORDS})",
+    )
+    parser.add_argument(
+        "--idempotent-writes",
+        dest="idempotent_writes",
+        action="store_true",
+        default=False,
+        help="idempotent producer (no duplicates from retries) for a real Kafka cluster; off by "
+        "default because the embedded broker can lose writes it answers as duplicates after a "
+        "restart (README, 'Delivery')",
     )
     parser.add_argument(
         "--linger-ms",

@@ -35,9 +35,9 @@ def replay_posts(
     """
     from kafka import KafkaProducer
 
-    from pipeline.kafka.clients import connect
+    from pipeline.kafka.clients import connect, durable_producer_config
 
-    producer = connect(KafkaProducer, settings, acks="all", linger_ms=5)
+    producer = connect(KafkaProducer, settings, linger_ms=5, **durable_producer_config())
     start = time.monotonic()
     sent = 0
     pending = 0

@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 from pipeline.dashboard.items import COUNT_ROUTES, FEED_ROUTES, item_from_message
 from pipeline.dashboard.store import FeedStore
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.clients import connect
+from pipeline.kafka.clients import connect, durable_producer_config
 from pipeline.kafka.config import KafkaSettings
 from pipeline.routing import DLQ
 
@@ -188,10 +188,7 @@ class FeedbackWriter:
             if self._producer is None:
                 ensure_topics(self.settings, [self.topic], partitions=1)
                 self._producer = connect(
-                    KafkaProducer,
-                    self.settings,
-                    acks="all",
-                    linger_ms=0,
+                    KafkaProducer, self.settings, linger_ms=0, **durable_producer_config()
                 )
             producer = self._producer
         value = json.dumps(message, ensure_ascii=False).encode("utf-8")

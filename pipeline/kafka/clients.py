@@ -36,6 +36,23 @@ def _quiet_kafka_logs() -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def durable_producer_config(idempotent: bool = False) -> dict[str, Any]:
+    """KafkaProducer settings under which an acknowledged write is a stored write.
+
+    ``acks=all`` and unlimited retries. Idempotence is off by default: after a restart the
+    embedded Tansu broker answered retried batches with DUPLICATE_SEQUENCE_NUMBER without
+    having stored them, and kafka-python counts that answer as success (benchmarks/RESULTS.md,
+    "Chaos"). Without it a retried batch is simply written again: at worst a duplicate, which
+    at-least-once consumers handle, never a loss. One request in flight keeps retries in order.
+    On a real Kafka cluster ``idempotent=True`` (``--idempotent-writes``) avoids those duplicates.
+    """
+    return {
+        "acks": "all",
+        "enable_idempotence": idempotent,
+        "max_in_flight_requests_per_connection": 5 if idempotent else 1,
+    }
+
+
 def connect(cls: type[ClientT], settings: KafkaSettings, **kwargs: Any) -> ClientT:
     """Create a kafka-python client; bootstrap failures raise KafkaUnavailableError within
     ``BOOTSTRAP_TIMEOUT_MS``."""

@@ -12,17 +12,20 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from pipeline.kafka.clients import connect
+from pipeline.kafka.clients import KafkaUnavailableError, connect
 from pipeline.kafka.config import KafkaSettings
 from pipeline.kafka.offsets import probe_high_watermark, restriction_bounds
 from pipeline.kafka.records import KafkaRecord
 
 _LOGGER = logging.getLogger(__name__)
+RECONNECT_S = 120.0
+"""How long a worker keeps trying to reach a broker that went away before the job fails."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,16 @@ class PartitionReader:
             self.last_high_watermark = high
             return restriction_bounds(committed, earliest, high, self.key.offset_reset, bounded)
 
-    def poll(self, start: int) -> list[KafkaRecord]:
-        """Records at or after ``start`` (one fetch, up to the poll timeout). Call under lock."""
+    def poll(self, start: int, max_records: int | None = None) -> list[KafkaRecord]:
+        """Records at or after ``start`` (one fetch, up to the poll timeout, at most
+        ``max_records``). Call under lock."""
         if self._position != start:
             self.consumer.seek(self.tp, start)
             self._position = start
+        limit = self.key.max_records_per_poll
         batches = self.consumer.poll(
-            timeout_ms=self.key.poll_timeout_ms, max_records=self.key.max_records_per_poll
+            timeout_ms=self.key.poll_timeout_ms,
+            max_records=max(1, min(limit, max_records if max_records is not None else limit)),
         )
         raw = batches.get(self.tp, [])
         if raw:
@@ -129,7 +135,7 @@ class ReaderCache:
         with self._lock:
             reader = self._readers.get(key)
             if reader is None:
-                reader = self._readers[key] = PartitionReader(key)
+                reader = self._readers[key] = _connect_with_retry(key)
             return reader
 
     def peek(self, key: ReaderKey) -> PartitionReader | None:
@@ -144,6 +150,19 @@ class ReaderCache:
                 reader.close()
             except Exception as exc:  # noqa: BLE001 - closing is best effort
                 _LOGGER.debug("closing %s failed: %s", reader.tp, exc)
+
+
+def _connect_with_retry(key: ReaderKey, patience_s: float = RECONNECT_S) -> PartitionReader:
+    """A new reader; a broker that is briefly away (a restart) is retried, not fatal."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return PartitionReader(key)
+        except KafkaUnavailableError as exc:
+            if time.monotonic() > deadline:
+                raise
+            _LOGGER.warning("Kafka unavailable, retrying %s[%s]: %s", key.topic, key.partition, exc)
+            time.sleep(1.0)
 
 
 READERS = ReaderCache()

@@ -1,4 +1,4 @@
-"""WriteToKafka: an idempotent, acks=all producer whose bundles end only when Kafka acked them."""
+"""WriteToKafka: an acks=all producer whose bundles end only when Kafka acked every message."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import apache_beam as beam
 from kafka import KafkaProducer
 
-from pipeline.kafka.clients import connect
+from pipeline.kafka.clients import connect, durable_producer_config
 from pipeline.kafka.config import KafkaSettings
 from pipeline.kafka.records import KafkaMessage
 
@@ -19,9 +19,10 @@ class KafkaWriteError(RuntimeError):
 class WriteToKafkaFn(beam.DoFn):
     """Sends each KafkaMessage; ``finish_bundle`` flushes and fails on any unacked send."""
 
-    def __init__(self, settings: KafkaSettings, linger_ms: int) -> None:
+    def __init__(self, settings: KafkaSettings, linger_ms: int, idempotent: bool = False) -> None:
         self._settings = settings
         self._linger_ms = linger_ms
+        self._idempotent = idempotent
         self._producer: KafkaProducer | None = None
         self._pending: list[Any] = []
 
@@ -29,9 +30,8 @@ class WriteToKafkaFn(beam.DoFn):
         self._producer = connect(
             KafkaProducer,
             self._settings,
-            acks="all",
-            enable_idempotence=True,
             linger_ms=self._linger_ms,
+            **durable_producer_config(self._idempotent),
         )
 
     def start_bundle(self) -> None:
@@ -70,10 +70,14 @@ class WriteToKafka(beam.PTransform):
         messages | WriteToKafka(settings)
     """
 
-    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 5) -> None:
+    def __init__(
+        self, settings: KafkaSettings, *, linger_ms: int = 5, idempotent: bool = False
+    ) -> None:
         super().__init__()
         self._settings = settings
         self._linger_ms = linger_ms
+        self._idempotent = idempotent
 
     def expand(self, messages: beam.PCollection) -> beam.PCollection:
-        return messages | "Produce" >> beam.ParDo(WriteToKafkaFn(self._settings, self._linger_ms))
+        write = WriteToKafkaFn(self._settings, self._linger_ms, self._idempotent)
+        return messages | "Produce" >> beam.ParDo(write)

@@ -53,7 +53,8 @@ class ReadConfig:
     stop_after_idle_s: float | None = None
     max_records_per_poll: int = 500
     poll_timeout_ms: int = 100
-    max_read_s: float = 1.0  # longest read before a checkpoint (bounds the commit delay)
+    max_read_s: float = 0.25  # longest read before a checkpoint (bounds the commit delay)
+    max_read_records: int = 100  # most records read before a checkpoint (bounds the replay)
 
 
 @dataclass(frozen=True)
@@ -210,11 +211,11 @@ def _read_partition(spec: PartitionSpec, finalizer: Any, tracker: Any, watermark
     reader = READERS.get(spec.reader_key())
     labels = (config.topic, str(spec.partition))
     next_offset = tracker.current_restriction().start
-    claimed_any = False
+    claimed = 0
     deadline = time.monotonic() + config.max_read_s
     while True:
         with reader.lock:
-            records = reader.poll(next_offset)
+            records = reader.poll(next_offset, config.max_read_records - claimed)
             high = reader.last_high_watermark
             position = reader.fetch_position() if not records else next_offset
         done = False
@@ -227,7 +228,7 @@ def _read_partition(spec: PartitionSpec, finalizer: Any, tracker: Any, watermark
             emitted += 1
             yield beam.window.TimestampedValue(record, _event_time(record))
         if emitted:
-            claimed_any = True
+            claimed += emitted
             metrics.POSTS_CONSUMED.labels(*labels).inc(emitted)
         position = max(position, next_offset)
         if high is not None:
@@ -238,7 +239,8 @@ def _read_partition(spec: PartitionSpec, finalizer: Any, tracker: Any, watermark
         caught_up = high is not None and position >= high
         if records:
             watermark.record_activity()
-            if not caught_up and time.monotonic() < deadline:
+            in_budget = claimed < config.max_read_records and time.monotonic() < deadline
+            if not caught_up and in_budget:
                 continue
             tracker.defer_remainder()
             break
@@ -249,15 +251,16 @@ def _read_partition(spec: PartitionSpec, finalizer: Any, tracker: Any, watermark
             break
         tracker.defer_remainder(IDLE_RESUME_DELAY)
         break
-    if claimed_any:
+    if claimed:
         finalizer.register(lambda: _commit(spec, next_offset))
 
 
 class ReadFromKafka(beam.PTransform):
     """PBegin → KafkaRecord (element timestamps = Kafka record timestamps).
 
-    ``max_read_s``: a partition checkpoints (ends its bundle, so its offsets get committed)
-    after reading this long even when it is not caught up.
+    ``max_read_s`` / ``max_read_records``: a partition checkpoints (ends its bundle, so its
+    offsets get committed once the bundle's output is acknowledged) after reading this long or
+    this many records, even when it is not caught up. They bound how much a crash replays.
 
     Example::
 
@@ -275,13 +278,16 @@ class ReadFromKafka(beam.PTransform):
         stop_after_idle_s: float | None = None,
         max_records_per_poll: int = 500,
         poll_timeout_ms: int = 100,
-        max_read_s: float = 1.0,
+        max_read_s: float = 0.25,
+        max_read_records: int = 100,
     ) -> None:
         super().__init__()
         if offset_reset not in OFFSET_RESETS:
             raise TriageError(f"offset_reset must be one of {OFFSET_RESETS}: {offset_reset!r}")
-        if max_records_per_poll < 1 or poll_timeout_ms < 0:
-            raise TriageError("max_records_per_poll must be >= 1 and poll_timeout_ms >= 0")
+        if max_records_per_poll < 1 or poll_timeout_ms < 0 or max_read_records < 1:
+            raise TriageError(
+                "max_records_per_poll and max_read_records must be >= 1, poll_timeout_ms >= 0"
+            )
         self._config = ReadConfig(
             settings=settings,
             topic=topic,
@@ -292,6 +298,7 @@ class ReadFromKafka(beam.PTransform):
             max_records_per_poll=max_records_per_poll,
             poll_timeout_ms=poll_timeout_ms,
             max_read_s=max_read_s,
+            max_read_records=max_read_records,
         )
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
