@@ -20,6 +20,7 @@ from pipeline.kafka import (
     ensure_topics,
     partition_count,
 )
+from pipeline.kafka.clients import check_reachable
 from pipeline.options import TriageOptions
 from pipeline.routing import output_topics
 from pipeline.transforms import TriagePosts
@@ -98,6 +99,7 @@ def run_job(
     """
     job = options.view_as(TriageOptions)
     model = model_handler_for(job)  # a bad model fails before any Kafka traffic
+    check_reachable(settings)  # a wrong address: one line at once, not bootstrap retries
     prepare_topics(settings, job.input_topic, job.output_prefix)
     try:
         metrics.start_metrics_server(job.metrics_port)

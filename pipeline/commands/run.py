@@ -8,7 +8,6 @@ import sys
 import time
 
 from pipeline.job_args import add_job_arguments
-from pipeline.kafka.clients import check_reachable
 from pipeline.kafka.config import add_kafka_arguments, settings_from_args
 
 EPILOG = """\
@@ -56,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     settings = settings_from_args(args)
-    check_reachable(settings)  # before Beam's imports and the model load (seconds)
-
     from pipeline.job import routed_counts, run_job
     from pipeline.options import TriageOptions, make_options
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.runtime import Prediction
-from pipeline.chaos import N_DOCUMENTS, Y_VALUES
+from pipeline.chaos.corpus import N_DOCUMENTS, Y_VALUES
 from pipeline.contract import (
     MAX_OUTPUT_BYTES,
     REASONS,

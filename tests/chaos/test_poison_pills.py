@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from pipeline.chaos import JobProcess, fuzz_corpus, judge, poison_pills, produce_cases
+from pipeline.chaos.corpus import fuzz_corpus, judge, poison_pills, produce_cases
+from pipeline.chaos.processes import JobProcess
 from pipeline.kafka import ensure_topics
 from pipeline.routing import output_topics
 from pipeline.watch import OutputWatcher
