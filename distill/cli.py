@@ -15,6 +15,7 @@ from distill.config import RUNS_DIR
 
 EPILOG = """Examples:
   triage distill prepare                       # splits → runs/data (prints sizes per label)
+  triage distill prepare --loco                # fold crises held out → runs/data-loco
   triage distill train-teacher --config teacher
   triage distill export --config teacher       # fp32 ONNX teacher → runs/teacher/package
   triage distill distil --config triage-tiny   # student from cached teacher logits
@@ -39,18 +40,33 @@ def _config(args):
 
 def _prepare(args) -> int:
     from distill.config import DataConfig
-    from distill.splits import prepare
+    from distill.folds import LOCO_FOLDS
+    from distill.splits import DATA_DIR, LOCO_DATA_DIR, prepare
 
-    cfg = DataConfig(seed=args.seed, test_cap=args.test_cap)
-    manifest = prepare(args.data_dir, args.out, cfg)
-    print(f"prepared splits in {args.out} ({manifest['seconds']} s)")
+    loco = list(args.loco_events or (LOCO_FOLDS if args.loco else []))
+    cfg = DataConfig(seed=args.seed, test_cap=args.test_cap, loco_events=loco)
+    if args.sources:
+        cfg.sources = list(args.sources)
+    out = args.out or (LOCO_DATA_DIR if loco else DATA_DIR)
+    manifest = prepare(args.data_dir, out, cfg)
+    print(f"prepared splits in {out} ({manifest['seconds']} s)")
     print(f"duplicates before split: {json.dumps(manifest['duplicates_before_split'])}")
-    for group in ("splits", "tests"):
-        for name, info in manifest[group].items():
+    _print_source_counts(manifest["rows_by_source"])
+    groups = [manifest["splits"], manifest["tests"], manifest["loco"]["folds"]]
+    for group in groups:
+        for name, info in group.items():
             task = f" [{info['task']}]" if "task" in info else ""
             labels = ", ".join(f"{k} {v}" for k, v in info["labels"].items())
             print(f"  {name:<30}{task:<14} {info['rows']:>6}  {labels}")
     return 0
+
+
+def _print_source_counts(rows_by_source: dict[str, dict[str, int]]) -> None:
+    """One line per source: rows loaded, dropped, duplicates removed, rows per split."""
+    columns = next(iter(rows_by_source.values()), {}).keys()
+    print("  " + f"{'source':<22}" + "".join(f"{c:>19}" for c in columns))
+    for source, counts in rows_by_source.items():
+        print("  " + f"{source:<22}" + "".join(f"{counts[c]:>19}" for c in columns))
 
 
 def _train_teacher(args) -> int:
@@ -100,9 +116,27 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("prepare", help="normalise, map labels, dedup, split → parquet")
     p.add_argument("--data-dir", type=Path, default=None, help="shared data ($TRIAGE_DATA)")
-    p.add_argument("--out", type=Path, default=RUNS_DIR / "data")
+    p.add_argument(
+        "--out", type=Path, default=None, help="default runs/data (runs/data-loco with --loco)"
+    )
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--test-cap", type=int, default=1500, help="max rows per test set")
+    p.add_argument(
+        "--loco",
+        action="store_true",
+        help="leave-one-crisis-out layout: hold out the default fold crises "
+        "(distill.folds.LOCO_FOLDS) from train/dev/transfer and write them as test folds",
+    )
+    p.add_argument(
+        "--loco-events",
+        nargs="+",
+        default=None,
+        metavar="EVENT",
+        help="hold out these canonical event ids instead (implies --loco)",
+    )
+    p.add_argument(
+        "--sources", nargs="+", default=None, help="source folders (default distill.data.SOURCES)"
+    )
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("train-teacher", help="fine-tune the mpnet teacher (resumable)")

@@ -23,6 +23,12 @@ def base_run_name(base: str) -> str | None:
     return base.removeprefix(RUN_BASE_PREFIX) if base.startswith(RUN_BASE_PREFIX) else None
 
 
+def _default_sources() -> list[str]:
+    from distill.data import SOURCES  # polars: imported only when a config is built
+
+    return list(SOURCES)
+
+
 @dataclass
 class DataConfig:
     """How ``triage distill prepare`` builds the splits."""
@@ -54,6 +60,10 @@ class DataConfig:
     dev_fraction: float = 0.08
     test_cap: int = 1500
     transfer_cap: int = 40000
+    sources: list[str] = field(default_factory=_default_sources)
+    # leave-one-crisis-out: canonical event ids whose every row (any source, and any copy of its
+    # text elsewhere) stays out of train/dev/transfer; each becomes a test fold (test/loco/)
+    loco_events: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from distill.config import RUNS_DIR, TrainConfig
+from distill.config import RUNS_DIR, TrainConfig, base_run_name
+from distill.scope import write_run_scope
 from distill.splits import DATA_DIR, load_prepared
 from distill.student import build_student
 from distill.teacher import make_logger
@@ -124,6 +125,12 @@ def teacher_logits(
     return cache.get(keys)
 
 
+def _base_runs(cfg: TrainConfig, runs: Path) -> list[Path]:
+    """The earlier run a student starts from (``base: run:<name>``), if any."""
+    name = base_run_name(cfg.base)
+    return [runs / name / "model"] if name else []
+
+
 def distil_student(
     cfg: TrainConfig,
     data_dir: Path = DATA_DIR,
@@ -139,6 +146,7 @@ def distil_student(
     log(f"{cfg.name}: distillation rows {dict(sorted(rows.group_by('target').len().iter_rows()))}")
     texts = rows["text"].to_list()
     soft = teacher_logits(texts, teacher, cfg.threads, log)
+    write_run_scope(run_dir, data_dir, teacher, *_base_runs(cfg, runs))
     init = run_dir / "init"
     if (init / "config.json").is_file():
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

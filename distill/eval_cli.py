@@ -16,6 +16,7 @@ RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 PLOT_PNG = REPO_ROOT / "benchmarks" / "models_accuracy_speed.png"
 RUNS_DIR = REPO_ROOT / "runs"
 EVAL_DIR = RUNS_DIR / "eval"
+LOCO_EVAL_DIR = RUNS_DIR / "eval-loco"
 DEFAULT_TEACHER = RUNS_DIR / "teacher" / "model"
 DEFAULT_TEACHER_ONNX = RUNS_DIR / "teacher" / "package"
 
@@ -24,11 +25,19 @@ Examples:
   triage distill evaluate                                  # every shipped package, all test sets
   triage distill evaluate --models models/triage-small --teacher runs/teacher/model
   triage distill evaluate --limit 200 --out /tmp/eval      # quick look on 200 posts per set
+  triage distill evaluate --folds events                   # leave-one-crisis-out (runs/data-loco)
+  triage distill evaluate --folds events --fold kerala_floods_2018 --models triage-tiny
 
 Writes OUT/eval.json, OUT/eval.md (rows = models, columns = test sets, macro-F1),
 OUT/confusion/*.png; predictions are cached in OUT/cache (by weights sha256 and texts), so a
 rerun only re-scores. With benchmark results present it also refreshes the accuracy-speed plot,
 the "Models: accuracy and speed" section of benchmarks/RESULTS.md and the model cards.
+
+--folds events scores the leave-one-crisis-out folds of `triage distill prepare --loco`
+instead: OUT (default runs/eval-loco)/loco.json, loco.md, pr_request.png, pr_offer.png; a fold
+whose crisis is in a model's training data is left out with a note (an error when named with
+--fold). It rewrites only the leave-one-crisis-out section of RESULTS.md (plots copied next to
+it as loco_pr_<label>.png), never the other tables.
 """
 
 BENCHMARK_EPILOG = """\
@@ -97,7 +106,31 @@ def register(distill_subparsers) -> None:
         help="model packages or Hugging Face folders (default: all shipped)",
     )
     _add_teacher_arguments(evaluate)
-    evaluate.add_argument("--out", type=Path, default=EVAL_DIR, help=f"output folder ({EVAL_DIR})")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default {EVAL_DIR}; {LOCO_EVAL_DIR} with --folds events)",
+    )
+    evaluate.add_argument(
+        "--folds",
+        choices=("sets", "events"),
+        default="sets",
+        help="sets: the held-out test sets (default); events: leave-one-crisis-out folds",
+    )
+    evaluate.add_argument(
+        "--fold",
+        nargs="+",
+        default=None,
+        metavar="EVENT",
+        help="with --folds events: only these folds (an error if a model trained on one)",
+    )
+    evaluate.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="shared data, read for models prepared from the legacy sources ($TRIAGE_DATA)",
+    )
     evaluate.add_argument(
         "--limit",
         type=int,
@@ -108,7 +141,8 @@ def register(distill_subparsers) -> None:
         "--prepared",
         type=Path,
         default=None,
-        help="prepared data folder from `triage distill prepare` (default: runs/data)",
+        help="prepared data folder from `triage distill prepare` (default: runs/data; "
+        "runs/data-loco with --folds events)",
     )
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument("--no-cache", action="store_true", help="recompute all predictions")
@@ -225,12 +259,17 @@ def _publish(args, speed: dict | None, evaluation: dict | None) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from distill.evaluate import evaluate
 
+    if args.folds == "events":
+        return run_loco_evaluate(args)
+    if args.fold:
+        raise TriageError("--fold needs --folds events")
+    out = args.out or EVAL_DIR
     models = _default_models(args.models)
     sets = load_test_sets(args.prepared, args.limit)
     results = evaluate(
         models,
         sets,
-        args.out,
+        out,
         teacher=teacher_folder(args),
         threads=args.threads,
         batch_size=args.batch_size,
@@ -238,9 +277,61 @@ def run_evaluate(args: argparse.Namespace) -> int:
         speed_json=args.speed,
         command=_command_line(),
     )
-    print((args.out / "eval.md").read_text(encoding="utf-8"))
-    print(f"wrote {args.out / 'eval.json'}")
+    print((out / "eval.md").read_text(encoding="utf-8"))
+    print(f"wrote {out / 'eval.json'}")
     _publish(args, _load_json(args.speed), results)
+    return 0
+
+
+def load_folds(prepared: Path | None, names: list[str] | None, limit: int | None):
+    """The LOCO folds of a prepared layout (``--fold`` names only), optionally sampled."""
+    from distill.folds import fold_sets
+    from distill.splits import LOCO_DATA_DIR
+
+    frames, info = fold_sets(prepared or LOCO_DATA_DIR)
+    if names:
+        unknown = sorted(set(names) - set(frames))
+        if unknown:
+            raise TriageError(f"no fold {unknown[0]!r}: the folds are {', '.join(frames)}")
+        frames = {name: frames[name] for name in names}
+        info = {name: info[name] for name in names}
+    if limit:
+        frames = {k: v.sample(n=min(limit, v.height), seed=0) for k, v in frames.items()}
+    return frames, info
+
+
+def run_loco_evaluate(args: argparse.Namespace) -> int:
+    """``evaluate --folds events``: leave-one-crisis-out scores of the teacher and students."""
+    from distill.loco_eval import LocoRun, evaluate_folds
+    from distill.loco_report import publish_loco
+    from distill.predictors import display_path
+    from distill.splits import LOCO_DATA_DIR
+
+    prepared = args.prepared or LOCO_DATA_DIR
+    frames, info = load_folds(prepared, args.fold, args.limit)
+    run = LocoRun(
+        folds=frames,
+        fold_info=info,
+        out_dir=args.out or LOCO_EVAL_DIR,
+        explicit=bool(args.fold),
+        threads=args.threads,
+        batch_size=args.batch_size,
+        use_cache=not args.no_cache,
+        data_root=str(args.data_dir) if args.data_dir else None,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    results = evaluate_folds(
+        _default_models(args.models),
+        run,
+        teacher=teacher_folder(args),
+        prepared=display_path(prepared),
+        command=_command_line(),
+    )
+    print((run.out_dir / "loco.md").read_text(encoding="utf-8"))
+    print(f"wrote {run.out_dir / 'loco.json'}")
+    if not args.no_publish:
+        for key, value in publish_loco(results, run.out_dir, args.results_md).items():
+            print(f"{key}: {value}")
     return 0
 
 

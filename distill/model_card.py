@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from distill.config import base_run_name
+from distill.data import LEGACY_SOURCES
 
 
 def _table(rows: dict[str, dict]) -> str:
@@ -27,6 +28,35 @@ def _augmented(cfg: dict[str, Any]) -> str:
         f" + {rows} word-replaced copies of those posts (each content word swapped with"
         f" probability {cfg.get('augment_probability', 0.3)} for a nearest neighbour in the"
         " teacher's word-embedding table; `distill/augment.py`), labelled by the teacher only"
+    )
+
+
+SOURCE_NAMES = {
+    "humaid": "HumAID, 19 events 2016–19",
+    "humaid_maria": "HumAID Hurricane Maria",
+    "smerp2017": "SMERP 2017 Italy earthquake",
+    "crisismmd": "CrisisMMD text labels, 7 events of 2017",
+    "crisisnlp_volunteers": "CrisisNLP volunteer labels",
+    "crisisnlp_cf": "CrisisNLP CrowdFlower labels",
+    "crisislext26": "CrisisLexT26",
+    "crisislext6": "CrisisLexT6",
+    "kaggle": "Kaggle only for testing",
+}
+
+
+def _sources_text(manifest: dict[str, Any]) -> str:
+    """The prepared sources in words (manifests from before they were listed: the old ones)."""
+    sources = manifest.get("sources") or LEGACY_SOURCES
+    return "; ".join(SOURCE_NAMES.get(name, name) for name in sources)
+
+
+def _loco_text(manifest: dict[str, Any]) -> str:
+    events = (manifest.get("loco") or {}).get("events") or []
+    if not events:
+        return ""
+    return (
+        f"; leave-one-crisis-out: {', '.join(events)} held out of train, dev and transfer in "
+        "every source (text copies included)"
     )
 
 
@@ -69,13 +99,13 @@ mojibake, URLs → `http`, mentions → `@user`) exactly as in training.
 
 ## Data
 
-Public crisis tweet datasets read from `../shared/data` (HumAID Hurricane Maria, CrisisLexT26,
-CrisisNLP CrowdFlower and volunteer labels, CrisisLexT6; Kaggle only for testing), mapped to the
-four labels by `distill/label_mapping.csv` (merged request-or-offer classes become
+Public crisis tweet datasets read from `../shared/data` ({_sources_text(manifest)}), mapped
+to the four labels by `distill/label_mapping.csv` (merged request-or-offer classes become
 `actionable`: trained with the marginal loss -log(p_request + p_offer)). Posts are normalised and
 de-duplicated across all sources (retweets included) *before* splitting. Whole events are held
-out for testing: {held}; HumAID keeps its own train/dev/test split. Non-English events are
-dropped. Research-use terms of the sources apply to the data; no post is shipped here.
+out for testing: {held}{_loco_text(manifest)}; HumAID keeps its own train/dev/test split.
+Non-English events are dropped. Research-use terms of the sources apply to the data; no post is
+shipped here.
 
 {_table(manifest["splits"])}
 

@@ -1,9 +1,21 @@
-"""PNG figures for evaluation: confusion matrices and the accuracy–speed trade-off."""
+"""PNG figures for evaluation: confusion matrices, the accuracy–speed trade-off, and
+precision–recall curves."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PrCurve:
+    """One model's precision–recall curve and its operating point ``(precision, recall)``."""
+
+    name: str
+    precision: Sequence[float]
+    recall: Sequence[float]
+    point: tuple[float, float] | None = None
 
 
 def _pyplot():
@@ -73,6 +85,29 @@ def accuracy_speed_png(
     ax.set_ylabel("mean macro-F1 over test sets")
     ax.set_title(title or "Accuracy vs speed", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    return _save(plt, fig, out)
+
+
+def pr_curves_png(
+    curves: Sequence[PrCurve], out: str | Path, title: str, precision_floor: float | None = None
+) -> Path:
+    """Precision–recall curves, one per model, each with its operating point as a dot; a
+    dashed line marks ``precision_floor``."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for curve in curves:
+        (line,) = ax.plot(curve.recall, curve.precision, lw=1.4, label=curve.name)
+        if curve.point is not None:
+            ax.scatter([curve.point[1]], [curve.point[0]], color=line.get_color(), s=36, zorder=3)
+    if precision_floor is not None:
+        ax.axhline(precision_floor, color="grey", lw=0.8, ls="--")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     return _save(plt, fig, out)
 

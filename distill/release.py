@@ -28,6 +28,7 @@ from distill.quantize import (
     max_abs_diff,
     quantize_dynamic_int8,
 )
+from distill.scope import run_scope
 from distill.splits import DATA_DIR, load_prepared
 from distill.teacher import make_logger, torch_logits
 from distill.training import ACTIONABLE_ID, target_ids
@@ -115,6 +116,7 @@ def export_teacher(
             "parity": {"onnx_fp32_vs_torch_max_abs_logit_diff": diff, "rows": len(parity_texts)},
             "dev": metrics,
             "training_config": cfg.to_dict(),
+            "data": run_scope(run_dir, data_dir).as_dict(),
         },
     )
     return run_dir / "package"
@@ -193,7 +195,11 @@ def release_student(
         "dev": metrics,
         "training_config": trained_with,
         "training": summary,
-        "data": {"manifest_created": manifest["created"], "splits": manifest["splits"]},
+        "data": {
+            "manifest_created": manifest["created"],
+            "splits": manifest["splits"],
+            **run_scope(run_dir, data_dir).as_dict(),
+        },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     readme = model_card(full_meta, manifest)

@@ -1,17 +1,30 @@
-"""Prepared splits: dedup first, whole crisis events held out, HumAID's own split kept.
+"""Prepared splits: dedup first, whole crisis events held out, the sources' own splits kept.
 
 Roles (a post lands in exactly one after dedup; duplicates resolve towards the first role):
 
-1. ``test``: HumAID test; every row of the held-out events (``DataConfig.held_out_events``) of
-   CrisisLexT26, CrisisNLP-CF, CrisisNLP-volunteers and CrisisLexT6; all of Kaggle.
-2. ``dev``: HumAID dev plus a seeded, stratified ``dev_fraction`` of the other labelled rows.
+1. ``test``: HumAID's Hurricane Maria test split (``humaid_test``, the same rows as before
+   ``humaid`` superseded ``humaid_maria``); every row of the held-out events
+   (``DataConfig.held_out_events``) of CrisisLexT26, CrisisNLP-CF, CrisisNLP-volunteers and
+   CrisisLexT6; all of Kaggle.
+2. ``dev``: the dev/validation splits of the sources that have one (:data:`OWN_SPLIT_SOURCES`:
+   HumAID's 19 events, SMERP, CrisisMMD) plus a seeded, stratified ``dev_fraction`` of the other
+   sources' labelled rows.
 3. ``train``: the remaining labelled rows (targets request / offer / emotional_support / other /
-   actionable).
+   actionable). The own train *and test* splits of HumAID's other events, SMERP and CrisisMMD
+   train: the held-out evaluation for them is leave-one-crisis-out (below). Each row keeps its
+   ``source_split``, so a run can still tell them apart.
 4. ``transfer``: unlabelled in-domain posts of non-held-out events (CrisisLexT6, CrisisLexT26
-   "Not labeled", volunteer "Informative"-style labels), for distillation only.
+   "Not labeled", volunteer "Informative"-style labels, CrisisMMD affected_individuals), for
+   distillation only.
+
+Leave-one-crisis-out (``DataConfig.loco_events``, ``triage distill prepare --loco``): every row
+of those crises, in every source, is removed from dev, train and transfer, and so is every copy
+of their texts (same dedup key) in other events; each crisis becomes a fold in ``test/loco/``
+(:mod:`distill.folds`). The manifest lists the events in train/dev/transfer
+(``training_events``), which model packages record and ``evaluate --folds events`` checks.
 
 Non-English events (name suffix ``_cl``/``_esp``/``_fr`` and ``DataConfig.excluded_events``) are
-dropped: both base models are English.
+dropped: both base models are English. Every row keeps its source's own ``label``.
 """
 
 from __future__ import annotations
@@ -26,12 +39,31 @@ import polars as pl
 from distill.config import RUNS_DIR, DataConfig
 from distill.data import MAPPING_FILE, load_all
 from distill.dedup import add_keys, duplicate_stats, resolve_duplicates
+from distill.folds import fold_frames, loco_copies, write_folds
 from models.errors import TriageError
 from models.package import LABELS, sha256_of
 
 DATA_DIR = RUNS_DIR / "data"
+LOCO_DATA_DIR = RUNS_DIR / "data-loco"  # `prepare --loco`: the fold crises held out
 ROLE_RANK = {"test": 0, "dev": 1, "train": 2, "transfer": 3}
+TRAINING_ROLES = ("train", "dev", "transfer")
 ACTIONABLE_TARGETS = ("request", "offer", "actionable")
+OWN_SPLIT_SOURCES = ("humaid", "humaid_maria", "smerp2017", "crisismmd")
+"""Sources whose own dev split is the dev split (no extra dev rows drawn from them)."""
+DEV_SPLITS = ("dev", "validation")
+HUMAID_SOURCES = ("humaid", "humaid_maria")
+HUMAID_TEST_EVENT = "hurricane_maria_2017"  # humaid_test = this event's official test split
+COLUMNS = [
+    "row_id",
+    "text",
+    "target",
+    "source",
+    "event",
+    "event_id",
+    "label",
+    "source_split",
+    "dup_key",
+]
 HELD_OUT_TEST = {
     "crisislext26": "crisislext26_heldout",
     "crisisnlp_cf": "crisisnlp_cf_heldout",
@@ -57,16 +89,22 @@ TASKS = {
 """
 
 
-def _assign_roles(frame: pl.DataFrame, cfg: DataConfig) -> pl.DataFrame:
+def _split_name(cfg: DataConfig) -> pl.Expr:
+    """Which split (test set name, ``dev``, ``train``, ``transfer``) a row belongs to."""
     held = pl.col("event_id").is_in(cfg.held_out_events)
     source = pl.col("source")
     labelled = pl.col("target") != "unlabelled"
-    split_name = (
+    own_split = source.is_in(OWN_SPLIT_SOURCES)
+    return (
         pl.when(source == "kaggle")
         .then(pl.lit("kaggle_informative"))
-        .when((source == "humaid_maria") & (pl.col("split") == "test"))
+        .when(
+            source.is_in(HUMAID_SOURCES)
+            & (pl.col("event_id") == HUMAID_TEST_EVENT)
+            & (pl.col("source_split") == "test")
+        )
         .then(pl.lit("humaid_test"))
-        .when((source == "humaid_maria") & (pl.col("split") == "dev"))
+        .when(own_split & labelled & pl.col("source_split").is_in(DEV_SPLITS))
         .then(pl.lit("dev"))
         .when(held & (source == "crisislext6"))
         .then(pl.lit(HELD_OUT_TEST["crisislext6"]))
@@ -78,11 +116,25 @@ def _assign_roles(frame: pl.DataFrame, cfg: DataConfig) -> pl.DataFrame:
         .then(pl.lit("train"))
         .otherwise(pl.lit("transfer"))
     )
-    frame = frame.with_columns(split_name.alias("split_name")).filter(
-        pl.col("split_name").is_not_null()
+
+
+def _assign_roles(frame: pl.DataFrame, cfg: DataConfig) -> pl.DataFrame:
+    """``split_name``, ``role``, ``role_rank`` and ``loco_copy`` per row; held-out crises'
+    rows leave the training roles and come back as copies named by fold."""
+    frame = frame.with_columns(
+        _split_name(cfg).alias("split_name"), pl.lit(False).alias("loco_copy")
     )
+    in_loco = pl.col("event_id").is_in(cfg.loco_events)
+    frame = frame.with_columns(
+        pl.when(in_loco & pl.col("split_name").is_in(TRAINING_ROLES))
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .otherwise(pl.col("split_name"))
+        .alias("split_name")
+    )
+    frame = pl.concat([frame, loco_copies(frame, cfg.loco_events)])
+    frame = frame.filter(pl.col("split_name").is_not_null())
     role = (
-        pl.when(pl.col("split_name").is_in(["dev", "train", "transfer"]))
+        pl.when(pl.col("split_name").is_in(TRAINING_ROLES))
         .then(pl.col("split_name"))
         .otherwise(pl.lit("test"))
     )
@@ -146,38 +198,87 @@ def _test_frames(tests: pl.DataFrame, cfg: DataConfig) -> dict[str, pl.DataFrame
     return out
 
 
-def prepare(
-    root: str | Path | None = None, out_dir: Path = DATA_DIR, cfg: DataConfig | None = None
-) -> dict:
-    """Build every split from the shared data, write parquet files + manifest.json."""
-    cfg = cfg or DataConfig()
-    started = time.time()
-    frame = load_all(root)
-    frame = frame.filter(~pl.col("event_id").is_in(cfg.excluded_events))
-    if cfg.english_only:
-        frame = frame.filter(pl.col("language") == "en")
-    frame = add_keys(frame)
-    stats_before = duplicate_stats(frame)
-    frame = _assign_roles(frame, cfg)
-    frame = resolve_duplicates(frame, "role_rank", "split_name")
-
+def _dev_and_train(frame: pl.DataFrame, cfg: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dev = the own dev splits + a stratified ``dev_fraction`` of the other sources' train
+    rows; train = the rest."""
     labelled = frame.filter(pl.col("role") == "train")
-    dev_extra = labelled.filter(
+    pool = labelled.filter(~pl.col("source").is_in(OWN_SPLIT_SOURCES))
+    dev_extra = pool.filter(
         pl.int_range(pl.len()).shuffle(seed=cfg.seed).over("source", "target")
         < (pl.len().over("source", "target") * cfg.dev_fraction).ceil()
     )
     train = labelled.join(dev_extra.select("row_id"), on="row_id", how="anti")
-    dev = pl.concat([frame.filter(pl.col("role") == "dev"), dev_extra])
+    return pl.concat([frame.filter(pl.col("role") == "dev"), dev_extra]), train
+
+
+def _build_splits(frame: pl.DataFrame, cfg: DataConfig) -> dict[str, pl.DataFrame]:
+    """``train``, ``dev`` and ``transfer`` (capped) from the deduplicated rows."""
+    dev, train = _dev_and_train(frame, cfg)
     transfer = frame.filter(pl.col("role") == "transfer")
     if transfer.height > cfg.transfer_cap:
         transfer = transfer.sample(n=cfg.transfer_cap, seed=cfg.seed)
-    columns = ["row_id", "text", "target", "source", "event", "event_id", "label", "dup_key"]
-    splits = {
-        "train": train.sort("row_id").select(columns),
-        "dev": dev.sort("row_id").select(columns),
-        "transfer": transfer.sort("row_id").select(columns),
-    }
-    tests = _test_frames(frame.filter(pl.col("role") == "test"), cfg)
+    parts = {"train": train, "dev": dev, "transfer": transfer}
+    return {name: part.sort("row_id").select(COLUMNS) for name, part in parts.items()}
+
+
+def _source_counts(
+    loaded: pl.DataFrame, used: pl.DataFrame, kept: pl.DataFrame, splits: dict[str, pl.DataFrame]
+) -> dict[str, dict[str, int]]:
+    """Per source: rows loaded, dropped by config (language, excluded events), held out unused
+    (unlabelled rows of held-out events, training rows of LOCO crises), removed as duplicates,
+    and how many rows each split and the fold pool kept."""
+
+    def count(frame: pl.DataFrame) -> dict[str, int]:
+        return dict(frame.group_by("source").len().iter_rows())
+
+    originals = used.filter(~pl.col("loco_copy"))
+    before, after = count(originals), count(kept.filter(~pl.col("loco_copy")))
+    loaded_rows = count(loaded)
+    tests = count(kept.filter((pl.col("role") == "test") & ~pl.col("loco_copy")))
+    loco = count(kept.filter(pl.col("loco_copy")))
+    per_split = {name: count(part) for name, part in splits.items()}
+    out = {}
+    for source, rows in loaded_rows.items():
+        out[source] = {
+            "loaded": rows,
+            "unused_or_dropped": rows - before.get(source, 0),
+            "duplicates_removed": before.get(source, 0) - after.get(source, 0),
+            **{name: counts.get(source, 0) for name, counts in per_split.items()},
+            "test_pool": tests.get(source, 0),
+            "loco_folds": loco.get(source, 0),
+        }
+    return out
+
+
+def _check_loco_events(frame: pl.DataFrame, events: list[str]) -> None:
+    unknown = sorted(set(events) - set(frame["event_id"].to_list()))
+    if unknown:
+        raise TriageError(
+            f"loco event {unknown[0]!r} is in none of the prepared sources "
+            "(use canonical event ids, e.g. hurricane_maria_2017)"
+        )
+
+
+def prepare(
+    root: str | Path | None = None, out_dir: Path = DATA_DIR, cfg: DataConfig | None = None
+) -> dict:
+    """Build every split (and the LOCO folds, if any) from the shared data: parquet files +
+    manifest.json."""
+    cfg = cfg or DataConfig()
+    started = time.time()
+    loaded = load_all(root, tuple(cfg.sources)).rename({"split": "source_split"})
+    frame = loaded.filter(~pl.col("event_id").is_in(cfg.excluded_events))
+    if cfg.english_only:
+        frame = frame.filter(pl.col("language") == "en")
+    _check_loco_events(frame, cfg.loco_events)
+    frame = add_keys(frame)
+    stats_before = duplicate_stats(frame)
+    used = _assign_roles(frame, cfg)
+    frame = resolve_duplicates(used, "role_rank", "split_name")
+    originals = frame.filter(~pl.col("loco_copy"))
+    splits = _build_splits(originals, cfg)
+    tests = _test_frames(originals.filter(pl.col("role") == "test"), cfg)
+    folds = fold_frames(frame.filter(pl.col("loco_copy")), cfg.loco_events)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "test").mkdir(exist_ok=True)
@@ -185,17 +286,23 @@ def prepare(
         part.write_parquet(out_dir / f"{name}.parquet")
     for name, part in tests.items():
         part.write_parquet(out_dir / "test" / f"{name}.parquet")
+    fold_info = write_folds(folds, out_dir)
+    training_events = set().union(*(set(p["event_id"].to_list()) for p in splits.values()))
     manifest = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.time() - started, 1),
         "config": asdict(cfg),
         "mapping_sha256": sha256_of(MAPPING_FILE),
+        "sources": list(cfg.sources),
         "duplicates_before_split": stats_before,
+        "rows_by_source": _source_counts(loaded, used, frame, splits),
         "splits": {n: _label_counts(p, "target") for n, p in splits.items()},
         "tests": {n: {"task": TASKS[n], **_label_counts(p, "gold")} for n, p in tests.items()},
         "held_out_events_present": sorted(
-            set(frame.filter(pl.col("role") == "test")["event_id"].to_list()) - {"kaggle"}
+            set(originals.filter(pl.col("role") == "test")["event_id"].to_list()) - {"kaggle"}
         ),
+        "training_events": sorted(training_events),
+        "loco": {"events": list(cfg.loco_events), "folds": fold_info},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     return manifest

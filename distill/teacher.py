@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from distill.config import RUNS_DIR, TrainConfig, base_run_name
+from distill.scope import write_run_scope
 from distill.splits import DATA_DIR, load_prepared
 from distill.training import balanced_sample, target_ids, train
 from models.errors import TriageError
@@ -80,6 +81,7 @@ def train_teacher(cfg: TrainConfig, data_dir: Path = DATA_DIR, runs: Path = RUNS
     log = make_logger(run_dir)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", "utf-8")
     data = load_prepared(data_dir)
+    write_run_scope(run_dir, data_dir)
     rows = balanced_sample(data["train"], cfg.per_class, cfg.seed)
     log(f"teacher rows: {dict(sorted(rows.group_by('target').len().iter_rows()))}")
     base = base_path(cfg.base)

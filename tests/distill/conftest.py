@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,29 @@ def prepared_data(shared_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared")
     prepare(shared_data, out, DataConfig(test_cap=300))
     return out
+
+
+def write_source_csvs(root: Path, sources: Mapping[str, Sequence[tuple[str, ...]]]) -> Path:
+    """Write ``root/<source>/<source>.csv`` from self-written rows ``(text, label, event,
+    split[, lang])`` in the shared data's column layout; returns ``root``."""
+    for name, rows in sources.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        header = ["text", "label", "dataset", "event", "split"]
+        if rows and len(rows[0]) == 5:
+            header.append("lang")
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for text, label, event, split, *lang in rows:
+                writer.writerow([text, label, name, event, split, *lang])
+    return root
+
+
+@pytest.fixture
+def source_csvs(tmp_path) -> Callable[[Mapping[str, Sequence[tuple[str, ...]]]], Path]:
+    """Factory: ``source_csvs({"humaid": [(text, label, event, split), ...]})`` → data folder."""
+    return lambda sources: write_source_csvs(tmp_path / "data", sources)
 
 
 def random_bert_folder(

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
-from distill.calibrate import fit_temperature, review_thresholds, softmax
+import numpy as np
+import pytest
+
+from distill.calibrate import (
+    fit_temperature,
+    request_first_thresholds,
+    review_thresholds,
+    softmax,
+)
+from distill.operating_point import label_scores, routes
+from models.package import LABELS
 
 
 def _confident_then_noisy(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,3 +54,31 @@ def test_temperature_softens_overconfident_logits():
     t = fit_temperature(overconfident, labels)
     assert t > 2.0
     assert np.allclose(softmax(overconfident, t).sum(1), 1.0)
+
+
+def _reach_and_review(probs, labels, thresholds):
+    route = routes(probs, thresholds)
+    gold = np.array(LABELS, dtype=object)[labels]
+    return label_scores(gold, probs, route, "request")["reach"], (route == "review").mean()
+
+
+def test_request_first_rule_reaches_the_recall_with_the_smallest_review_queue():
+    probs, labels = _confident_then_noisy(n=120, seed=3)
+    thresholds, report = request_first_thresholds(probs, labels, min_recall=0.9)
+    reach, review = _reach_and_review(probs, labels, thresholds)
+    assert reach >= 0.9 and report["reach"] == round(reach, 4)
+    assert report["review_share"] == round(review, 4) and thresholds["request"] == 0.0
+    # exhaustive search over every cut of every other label: nothing meets the rule with a
+    # smaller queue (oracle: review = top probability below its label's threshold)
+    pred, conf = probs.argmax(1), probs.max(1)
+    cuts = [sorted({0.0, *(conf[pred == k] + 1e-9)}) for k in (1, 2, 3)]
+    best = 1.0
+    for t in itertools.product(*cuts):
+        queued = conf < np.array((0.0, *t))[pred]
+        if (queued | (pred == 0))[labels == 0].mean() >= 0.9:
+            best = min(best, queued.mean())
+    assert review == pytest.approx(best)
+    # a looser rule never needs a longer queue; a precision target moves requests to review
+    assert request_first_thresholds(probs, labels, min_recall=0.5)[1]["review_share"] <= review
+    strict, _ = request_first_thresholds(probs, labels, protect_precision=0.9)
+    assert strict["request"] > 0.0 and _reach_and_review(probs, labels, strict)[0] >= 0.9

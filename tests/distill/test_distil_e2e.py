@@ -56,6 +56,10 @@ def test_tiny_distillation_run_ships_a_package(tmp_path, prepared_data, capsys):
     assert parity["onnx_fp32_vs_torch_max_abs_logit_diff"] < 1e-4
     assert 0.0 <= parity["int8_vs_fp32_label_agreement_dev"] <= 1.0
     assert package.extra["training_config"]["max_steps"] == 3
+    # the crises it learnt from are recorded (the random teacher has no record: none held out)
+    manifest = json.loads((prepared_data / "manifest.json").read_text("utf-8"))
+    data = package.extra["data"]
+    assert set(data["events"]) >= set(manifest["training_events"]) and data["loco_events"] == []
     card = (package.path / "README.md").read_text("utf-8")
     assert "<!-- EVAL -->" in card and "<!-- SPEED -->" in card
     assert "+ 8 word-replaced copies of those posts" in card

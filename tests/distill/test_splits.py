@@ -29,7 +29,9 @@ def test_humaid_test_rows_only_in_humaid_test(prepared_data, shared_data):
     raw = pl.read_csv(shared_data / "humaid_maria" / "humaid_maria.csv", infer_schema_length=0)
     tests = test_sets(prepared_data)
     assert tests["humaid_test"].height == min(raw.filter(pl.col("split") == "test").height, 300)
-    assert set(tests["humaid_test"]["source"]) == {"humaid_maria"}
+    # humaid supersedes humaid_maria: the same Maria test split, now read from humaid
+    assert set(tests["humaid_test"]["source"]) == {"humaid"}
+    assert set(tests["humaid_test"]["raw_text"]) <= set(raw["text"])
 
 
 def test_test_sets_have_tasks_gold_and_caps(prepared_data):
@@ -46,7 +48,8 @@ def test_train_targets_and_transfer(prepared_data):
     data = load_prepared(prepared_data)
     assert set(data["train"]["target"]) == set(LABELS) | {"actionable"}
     assert set(data["transfer"]["target"]) == {"unlabelled"}
-    assert set(data["dev"]["source"]) >= {"humaid_maria", "crisislext26"}
+    assert set(data["dev"]["source"]) >= {"humaid", "smerp2017", "crisismmd", "crisislext26"}
+    assert {"label", "source_split"} <= set(data["train"].columns)  # the source's own label
 
 
 def test_capped_sample_keeps_rare_classes_whole():
