@@ -91,7 +91,10 @@ def _table(results: dict) -> str:
 
 
 def write_results(results: dict, command: str) -> None:
-    """Merge ``results`` into chaos.json and rewrite the "## Chaos" section of RESULTS.md."""
+    """Merge ``results`` into chaos.json and rewrite the "## Chaos" section of RESULTS.md.
+
+    A ``note`` in chaos.json (context: baselines, conditions) is printed under the table.
+    """
     merged = json.loads(JSON_OUT.read_text()) if JSON_OUT.exists() else {}
     merged.update(results)
     merged.setdefault("commands", {}).update({name: command for name in results})
@@ -102,6 +105,7 @@ def write_results(results: dict, command: str) -> None:
         "embedded broker, 2 shared cores; counts read back from the output topics. Latest run "
         f"{datetime.now():%Y-%m-%d %H:%M}; raw numbers in `benchmarks/chaos.json`.\n\n"
         f"```\n{commands}\n```\n\n{_table(merged)}\n"
+        + (f"\n{merged['note']}\n" if merged.get("note") else "")
     )
     write_section(HEADING, section)
 
