@@ -62,6 +62,12 @@ def thresholds_of(predictor: Predictor) -> dict[str, float]:
     return dict(package.thresholds) if package is not None else {}
 
 
+def review_floors_of(predictor: Predictor) -> dict[str, float]:
+    """The package's review floors (see ``ModelPackage.review_floors``; none by default)."""
+    package = getattr(predictor, "package", None)
+    return dict(package.review_floors) if package is not None else {}
+
+
 def _fold_posts(frame: pl.DataFrame, scope: DataScope, root: str | None) -> pl.DataFrame:
     """The fold's posts a model may be scored on (legacy: none whose text it trained on)."""
     if not scope.legacy:
@@ -90,6 +96,7 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
     predictor = load_predictor(path, threads=run.threads, batch_size=run.batch_size)
     allowed, refused = _allowed_folds(predictor.name, scope, run)
     thresholds = thresholds_of(predictor)
+    floors = review_floors_of(predictor)
     entry: dict[str, Any] = {
         "name": predictor.name,
         "path": display_path(path),
@@ -97,6 +104,7 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
         "role": role,
         "sha256": predictor.identity,
         "thresholds": thresholds,
+        "review_floors": floors,
         "legacy_sources": scope.legacy,
         "folds": {},
         "refused": refused,
@@ -109,7 +117,7 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
         probs = predict_cached(predictor, f"loco-{fold}", texts, run.cache_dir, run.progress, seen)
         gold = posts["gold"].to_list()
         entry["folds"][fold] = {
-            **operating_point_scores(gold, probs, thresholds),
+            **operating_point_scores(gold, probs, thresholds, review_floors=floors),
             "dropped_legacy_text": run.folds[fold].height - posts.height,
         }
         gold_all += gold
@@ -118,7 +126,9 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
         raise TriageError(f"{predictor.name}: no fold left to score (every crisis was trained on)")
     pooled_probs = np.concatenate(probs_all)
     entry["macro"] = macro_mean(entry["folds"])
-    entry["pooled"] = operating_point_scores(gold_all, pooled_probs, thresholds)
+    entry["pooled"] = operating_point_scores(
+        gold_all, pooled_probs, thresholds, review_floors=floors
+    )
     run.pooled[predictor.name] = (np.asarray(gold_all, dtype=object), pooled_probs)
     return entry
 

@@ -49,9 +49,13 @@ def _table(headers: list[str], rows: list[list[str]], left: int = 1) -> str:
 
 def _operating_point(model: Mapping[str, Any]) -> str:
     thresholds = model.get("thresholds") or {}
-    if not thresholds:
+    floors = model.get("review_floors") or {}
+    if not thresholds and not floors:
         return "argmax (no thresholds)"
-    return "request ≥ " + _num(thresholds.get("request", 0.0))
+    text = "request ≥ " + _num(thresholds.get("request", 0.0))
+    if "request" in floors:
+        text += "; review if P(request) ≥ " + _num(floors["request"])
+    return text
 
 
 def summary_table(results: Mapping[str, Any]) -> str:

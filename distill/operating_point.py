@@ -35,7 +35,11 @@ LABEL_METRICS: tuple[str, ...] = (
 )
 
 
-def routes(probabilities: np.ndarray, thresholds: Mapping[str, float]) -> np.ndarray:
+def routes(
+    probabilities: np.ndarray,
+    thresholds: Mapping[str, float],
+    review_floors: Mapping[str, float] | None = None,
+) -> np.ndarray:
     """The route of each post (``[n, 4]`` probabilities in ``LABELS`` order), as the job
     routes it."""
     from pipeline.routing import choose_route
@@ -43,7 +47,8 @@ def routes(probabilities: np.ndarray, thresholds: Mapping[str, float]) -> np.nda
     out = []
     for row in np.asarray(probabilities, dtype=float):
         label = LABELS[int(row.argmax())]
-        out.append(choose_route(label, dict(zip(LABELS, row.tolist(), strict=True)), thresholds))
+        probs = dict(zip(LABELS, row.tolist(), strict=True))
+        out.append(choose_route(label, probs, thresholds, review_floors))
     return np.array(out, dtype=object)
 
 
@@ -102,13 +107,14 @@ def operating_point_scores(
     thresholds: Mapping[str, float],
     labels: Sequence[str] = SCORED_LABELS,
     floor: float = PRECISION_FLOOR,
+    review_floors: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Route every post, then score ``labels`` and the review queue on these posts."""
     from pipeline.routing import REVIEW
 
     gold_array = np.asarray(gold, dtype=object)
     probabilities = np.asarray(probabilities, dtype=float)
-    route = routes(probabilities, thresholds)
+    route = routes(probabilities, thresholds, review_floors)
     names, counts = np.unique(route, return_counts=True) if len(route) else ([], [])
     return {
         "n": len(gold_array),
@@ -138,3 +144,33 @@ def macro_mean(folds: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             for label in labels
         },
     }
+
+
+def request_review_floor(
+    gold: Sequence[str],
+    probabilities: np.ndarray,
+    thresholds: Mapping[str, float],
+    min_reach: float = 0.9,
+    label: str = "request",
+) -> tuple[float | None, dict[str, Any]]:
+    """The highest review floor for ``label`` with which at least ``min_reach`` of its true posts
+    reach its topic or review, on the posts given (dev only, never a test crisis).
+
+    Returns (floor, scores at that floor); floor None when the thresholds alone reach it.
+    """
+    gold_array = np.asarray(gold, dtype=object)
+    probabilities = np.asarray(probabilities, dtype=float)
+    base = operating_point_scores(gold_array, probabilities, thresholds, labels=(label,))
+    if base["labels"][label]["reach"] >= min_reach:
+        return None, base
+    truth = probabilities[gold_array == label, LABELS.index(label)]
+    for candidate in sorted({round(float(p), 4) for p in truth}, reverse=True):
+        floors = {label: candidate}
+        scores = operating_point_scores(
+            gold_array, probabilities, thresholds, labels=(label,), review_floors=floors
+        )
+        if scores["labels"][label]["reach"] >= min_reach:
+            return candidate, scores
+    return 0.0, operating_point_scores(
+        gold_array, probabilities, thresholds, labels=(label,), review_floors={label: 0.0}
+    )

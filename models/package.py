@@ -7,7 +7,8 @@ Layout (Hugging Face folder conventions plus one ``triage.json``)::
                             [, token_type_ids]; output logits [batch, n_labels]
       tokenizer.json        fast tokenizer (plus tokenizer_config.json, special_tokens_map.json)
       config.json           Hugging Face model config with id2label / label2id
-      triage.json           name, version, labels, max_length, temperature, thresholds, files
+      triage.json           name, version, labels, max_length, temperature, thresholds,
+                            review_floors (optional), files
       README.md             model card
 
 ``triage.json["files"]`` maps every file of the package (except triage.json itself) to its
@@ -50,6 +51,9 @@ class ModelPackage:
     max_length: int = 128
     temperature: float = 1.0
     thresholds: dict[str, float] = field(default_factory=dict)
+    review_floors: dict[str, float] = field(default_factory=dict)
+    """label → P(label) at or above which a post that is not routed to that label's topic goes
+    to review instead (e.g. ``{"request": 0.07}``: a possible request is never filed away)."""
     files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,7 +98,16 @@ class ModelPackage:
                 raise ModelPackageError(f"{meta_path} lists no checksum for {required}")
         if verify:
             verify_files(root, files)
-        known = {"name", "version", "labels", "max_length", "temperature", "thresholds", "files"}
+        known = {
+            "name",
+            "version",
+            "labels",
+            "max_length",
+            "temperature",
+            "thresholds",
+            "review_floors",
+            "files",
+        }
         return cls(
             path=root,
             name=str(meta["name"]),
@@ -103,6 +116,7 @@ class ModelPackage:
             max_length=int(meta.get("max_length", 128)),
             temperature=float(meta.get("temperature", 1.0)),
             thresholds={k: float(v) for k, v in meta.get("thresholds", {}).items()},
+            review_floors={k: float(v) for k, v in meta.get("review_floors", {}).items()},
             files=files,
             extra={k: v for k, v in meta.items() if k not in known},
         )

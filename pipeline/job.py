@@ -81,6 +81,7 @@ def build_pipeline(
             max_text_chars=job.max_text_chars,
             max_message_bytes=job.max_message_bytes,
             metrics_port=job.metrics_port,
+            review_floors=package.review_floors,
         )
     )
     for name, messages in outputs.items():

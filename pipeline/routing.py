@@ -1,8 +1,9 @@
 """Where a classified post goes: route names, topic names and the routed message's shape.
 
 Routes: ``requests``, ``offers``, ``support``, ``other`` by predicted label; ``review`` when
-the top probability is below that label's threshold (from the model package); ``dlq`` for
-messages that break the contract. Topic = ``<prefix>.<route>``.
+the top probability is below that label's threshold, or when another label's probability
+reaches that label's review floor (both from the model package: a possible request is never
+filed under ``other``); ``dlq`` for messages that break the contract. Topic = ``<prefix>.<route>``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,18 @@ def output_topics(prefix: str) -> list[str]:
 
 
 def choose_route(
-    label: str, probabilities: Mapping[str, float], thresholds: Mapping[str, float]
+    label: str,
+    probabilities: Mapping[str, float],
+    thresholds: Mapping[str, float],
+    review_floors: Mapping[str, float] | None = None,
 ) -> str:
-    """The label's route, or ``review`` when its probability is below the label's threshold."""
+    """The label's route, or ``review`` when its probability is below the label's threshold or
+    another label's probability is at or above that label's review floor."""
     if probabilities[label] < thresholds.get(label, 0.0):
         return REVIEW
+    for other, floor in (review_floors or {}).items():
+        if other != label and probabilities.get(other, 0.0) >= floor:
+            return REVIEW
     return LABEL_ROUTES.get(label, "other")
 
 

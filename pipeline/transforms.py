@@ -113,9 +113,15 @@ class RoutePosts(beam.DoFn):
     ``MAX_OUTPUT_BYTES``) goes to the dead-letter topic on ``DEAD_LETTERS_TAG`` instead.
     """
 
-    def __init__(self, output_prefix: str, thresholds: Mapping[str, float]):
+    def __init__(
+        self,
+        output_prefix: str,
+        thresholds: Mapping[str, float],
+        review_floors: Mapping[str, float] | None = None,
+    ):
         self._prefix = output_prefix
         self._thresholds = dict(thresholds)
+        self._floors = dict(review_floors or {})
         self._enrich = None
         self._routed: dict[tuple[str, str], Any] = {}  # (route, label) → counter child
 
@@ -153,7 +159,8 @@ class RoutePosts(beam.DoFn):
     def _route(self, post: Post, result: PredictionResult) -> tuple[str, str, KafkaMessage]:
         classification = result.inference.as_dict()
         label = classification["label"]
-        route = choose_route(label, classification["probabilities"], self._thresholds)
+        probabilities = classification["probabilities"]
+        route = choose_route(label, probabilities, self._thresholds, self._floors)
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
         message = routed_message(post, classification, route, utc_now_iso(), enrichment)
         value = encode_json(message)
@@ -199,10 +206,12 @@ class TriagePosts(beam.PTransform):
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         metrics_port: int = 0,
+        review_floors: Mapping[str, float] | None = None,
     ):
         super().__init__()
         self._handler = model_handler
         self._thresholds = dict(thresholds)
+        self._floors = dict(review_floors or {})
         self._prefix = output_prefix
         self._max_text_chars = max_text_chars
         self._max_message_bytes = max_message_bytes
@@ -217,7 +226,7 @@ class TriagePosts(beam.PTransform):
             parsed.posts | "Classify" >> RunInference(self._handler).with_exception_handling()
         )
         routed = classified | "Route" >> beam.ParDo(
-            RoutePosts(prefix, self._thresholds)
+            RoutePosts(prefix, self._thresholds, self._floors)
         ).with_outputs(DEAD_LETTERS_TAG, main="routed")
         failed_letters = failed.failed_inferences | "FailedToDLQ" >> beam.FlatMap(
             lambda failed_batch: _failed_batch_to_dead_letters(prefix, failed_batch)

@@ -67,3 +67,16 @@ def test_macro_mean_is_unweighted_and_skips_folds_without_the_label():
     assert macro["labels"]["request"]["recall"] == pytest.approx(0.25)  # fold b has no requests
     assert macro["review_share"] == pytest.approx((0.5 + 0.0) / 2)
     assert macro["labels"]["request"]["precision"] == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_review_floor_raises_request_reach_at_the_cost_of_review():
+    from distill.operating_point import request_review_floor
+
+    # Without a floor 3 of 4 true requests reach requests-or-review (row 3 is filed as other).
+    assert operating_point_scores(GOLD, PROBS, THRESHOLDS)["labels"]["request"]["reach"] == 0.75
+    floor, scores = request_review_floor(GOLD, PROBS, THRESHOLDS, min_reach=1.0)
+    assert floor == 0.05  # the missed request's P(request): the highest floor that catches it
+    assert scores["labels"]["request"]["reach"] == 1.0
+    # The gold-other row with P(request) 0.20 now waits in review too: the price of the floor.
+    assert routes(PROBS, THRESHOLDS, {"request": floor})[8] == "review"
+    assert request_review_floor(GOLD, PROBS, THRESHOLDS, min_reach=0.75)[0] is None

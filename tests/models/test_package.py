@@ -18,6 +18,32 @@ def test_load_reads_metadata(tiny_model):
     assert package.model_id == "tiny-random@0.0.1"
 
 
+def test_review_floors_are_read_and_optional(tiny_model, tmp_path):
+    assert ModelPackage.load(tiny_model).review_floors == {}
+    copy = shutil.copytree(tiny_model, tmp_path / "pkg")
+    meta = json.loads((copy / "triage.json").read_text())
+    meta["review_floors"] = {"request": 0.07}
+    (copy / "triage.json").write_text(json.dumps(meta))
+    package = ModelPackage.load(copy)
+    assert package.review_floors == {"request": 0.07}
+    assert "review_floors" not in package.extra
+
+
+def test_corrupt_graph_with_regenerated_checksums_is_one_error(tiny_model, tmp_path):
+    from models.package import write_metadata
+    from models.runtime import RuntimeOptions
+    from pipeline.inference import check_model_runs
+
+    copy = shutil.copytree(tiny_model, tmp_path / "pkg")
+    (copy / "model.onnx").write_bytes((copy / "model.onnx").read_bytes()[:5000])
+    meta = json.loads((copy / "triage.json").read_text())
+    meta.pop("files")
+    write_metadata(copy, meta)
+    with pytest.raises(ModelPackageError, match="cannot load .*model.onnx") as info:
+        check_model_runs(ModelPackage.load(copy), RuntimeOptions(intra_op_threads=1))
+    assert "\n" not in str(info.value)
+
+
 def test_altered_file_is_refused(tiny_model, tmp_path):
     copy = shutil.copytree(tiny_model, tmp_path / "pkg")
     with (copy / "model.onnx").open("ab") as handle:

@@ -86,3 +86,14 @@ def test_routed_message_shape() -> None:
     }
     assert "enrichment" not in routed_message(post, classification, "offers", "t")
     assert post.fields == {"id": "p9", "text": "Offering rides to Ponce", "source": "twitter"}
+
+
+def test_review_floor_keeps_a_possible_request_out_of_other() -> None:
+    probs = {"request": 0.12, "offer": 0.03, "emotional_support": 0.05, "other": 0.80}
+    thresholds = {"other": 0.35}
+    assert choose_route("other", probs, thresholds) == "other"
+    assert choose_route("other", probs, thresholds, {"request": 0.10}) == "review"
+    assert choose_route("other", probs, thresholds, {"request": 0.15}) == "other"
+    # A post routed to requests itself is not sent to review by its own floor.
+    sure = {"request": 0.9, "offer": 0.05, "emotional_support": 0.0, "other": 0.05}
+    assert choose_route("request", sure, {"request": 0.5}, {"request": 0.1}) == "requests"
