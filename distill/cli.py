@@ -15,7 +15,7 @@ from distill.config import RUNS_DIR
 
 EPILOG = """Examples:
   triage distill prepare                       # splits → runs/data (prints sizes per label)
-  triage distill prepare --loco                # fold crises held out → runs/data-loco
+  triage distill prepare --loco                # fold + dev crises held out → runs/data-loco
   triage distill train-teacher --config teacher
   triage distill export --config teacher       # fp32 ONNX teacher → runs/teacher/package
   triage distill distil --config triage-tiny   # student from cached teacher logits
@@ -40,24 +40,33 @@ def _config(args):
 
 def _prepare(args) -> int:
     from distill.config import DataConfig
-    from distill.folds import LOCO_FOLDS
+    from distill.folds import DEV_CRISES, LOCO_FOLDS
     from distill.splits import DATA_DIR, LOCO_DATA_DIR, prepare
 
     loco = list(args.loco_events or (LOCO_FOLDS if args.loco else []))
-    cfg = DataConfig(seed=args.seed, test_cap=args.test_cap, loco_events=loco)
+    dev = args.dev_events
+    if dev is None:
+        dev = [event for event in DEV_CRISES if event not in loco] if loco else []
+    cfg = DataConfig(seed=args.seed, test_cap=args.test_cap, loco_events=loco, dev_events=dev)
     if args.sources:
         cfg.sources = list(args.sources)
-    out = args.out or (LOCO_DATA_DIR if loco else DATA_DIR)
+    out = args.out or (LOCO_DATA_DIR if loco or dev else DATA_DIR)
     manifest = prepare(args.data_dir, out, cfg)
     print(f"prepared splits in {out} ({manifest['seconds']} s)")
     print(f"duplicates before split: {json.dumps(manifest['duplicates_before_split'])}")
     _print_source_counts(manifest["rows_by_source"])
-    groups = [manifest["splits"], manifest["tests"], manifest["loco"]["folds"]]
-    for group in groups:
+    loco_info = manifest["loco"]
+    groups = {
+        "": manifest["splits"],
+        "test/": manifest["tests"],
+        "loco/": loco_info["folds"],
+        "loco-dev/": loco_info["dev_crises"],
+    }
+    for prefix, group in groups.items():
         for name, info in group.items():
             task = f" [{info['task']}]" if "task" in info else ""
             labels = ", ".join(f"{k} {v}" for k, v in info["labels"].items())
-            print(f"  {name:<30}{task:<14} {info['rows']:>6}  {labels}")
+            print(f"  {prefix + name:<40}{task:<14} {info['rows']:>6}  {labels}")
     return 0
 
 
@@ -133,6 +142,14 @@ def register(subparsers) -> None:
         default=None,
         metavar="EVENT",
         help="hold out these canonical event ids instead (implies --loco)",
+    )
+    p.add_argument(
+        "--dev-events",
+        nargs="*",
+        default=None,
+        metavar="EVENT",
+        help="dev crises, held out like folds and written to test/loco-dev/ for choosing "
+        "operating points (default with --loco: distill.folds.DEV_CRISES; none: no dev crises)",
     )
     p.add_argument(
         "--sources", nargs="+", default=None, help="source folders (default distill.data.SOURCES)"

@@ -64,6 +64,9 @@ class DataConfig:
     # leave-one-crisis-out: canonical event ids whose every row (any source, and any copy of its
     # text elsewhere) stays out of train/dev/transfer; each becomes a test fold (test/loco/)
     loco_events: list[str] = field(default_factory=list)
+    # dev crises: held out exactly like loco_events, written to test/loco-dev/, for choosing
+    # operating points on crises a model never saw (never on a fold)
+    dev_events: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -27,6 +27,7 @@ Examples:
   triage distill evaluate --limit 200 --out /tmp/eval      # quick look on 200 posts per set
   triage distill evaluate --folds events                   # leave-one-crisis-out (runs/data-loco)
   triage distill evaluate --folds events --fold kerala_floods_2018 --models triage-tiny
+  triage distill evaluate --folds events --review-floor-reach 0.9   # + floor chosen on dev crises
 
 Writes OUT/eval.json, OUT/eval.md (rows = models, columns = test sets, macro-F1),
 OUT/confusion/*.png; predictions are cached in OUT/cache (by weights sha256 and texts), so a
@@ -37,7 +38,10 @@ the "Models: accuracy and speed" section of benchmarks/RESULTS.md and the model 
 instead: OUT (default runs/eval-loco)/loco.json, loco.md, pr_request.png, pr_offer.png; a fold
 whose crisis is in a model's training data is left out with a note (an error when named with
 --fold). It rewrites only the leave-one-crisis-out section of RESULTS.md (plots copied next to
-it as loco_pr_<label>.png), never the other tables.
+it as loco_pr_<label>.png), never the other tables. With --review-floor-reach R it also
+chooses each model's request review floor (reach >= R) on the pooled posts of the dev crises of
+`prepare --loco` (test/loco-dev/, never a fold) and scores every fold again at the shipped
+thresholds plus that floor; --write-floor-package DIR writes DIR/<model> with it in triage.json.
 """
 
 BENCHMARK_EPILOG = """\
@@ -124,6 +128,22 @@ def register(distill_subparsers) -> None:
         default=None,
         metavar="EVENT",
         help="with --folds events: only these folds (an error if a model trained on one)",
+    )
+    evaluate.add_argument(
+        "--review-floor-reach",
+        type=float,
+        default=None,
+        metavar="R",
+        help="with --folds events: also choose each model's request review floor so that >= R "
+        "of the true requests of the dev crises reach requests or review, and score it",
+    )
+    evaluate.add_argument(
+        "--write-floor-package",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --review-floor-reach: write DIR/<model>, a copy of each package with the "
+        "chosen floor in its triage.json",
     )
     evaluate.add_argument(
         "--data-dir",
@@ -261,8 +281,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.folds == "events":
         return run_loco_evaluate(args)
-    if args.fold:
-        raise TriageError("--fold needs --folds events")
+    if args.fold or args.review_floor_reach is not None:
+        raise TriageError("--fold and --review-floor-reach need --folds events")
     out = args.out or EVAL_DIR
     models = _default_models(args.models)
     sets = load_test_sets(args.prepared, args.limit)
@@ -300,6 +320,32 @@ def load_folds(prepared: Path | None, names: list[str] | None, limit: int | None
     return frames, info
 
 
+def load_dev_crises(prepared: Path, reach: float | None, limit: int | None):
+    """The dev crises of a prepared LOCO layout when a review floor is to be chosen."""
+    from distill.folds import dev_crisis_sets
+
+    if reach is None:
+        return {}, {}
+    if not 0.0 < reach <= 1.0:
+        raise TriageError(f"--review-floor-reach must be in (0, 1], got {reach}")
+    frames, info = dev_crisis_sets(prepared)
+    if limit:
+        frames = {k: v.sample(n=min(limit, v.height), seed=0) for k, v in frames.items()}
+    return frames, info
+
+
+def _write_floor_packages(results: dict, out_dir: Path) -> None:
+    """A copy of each scored package with its chosen review floor (HF folders are skipped)."""
+    from distill.floor_package import write_floor_package
+
+    for model in results["models"]:
+        if model["kind"] != "onnx":
+            print(f"note: {model['name']} is not a model package: no floor package written")
+            continue
+        package = write_floor_package(Path(model["path"]), model["chosen_floor"], out_dir)
+        print(f"wrote {package} (review floors {model['chosen_floor']['review_floors']})")
+
+
 def run_loco_evaluate(args: argparse.Namespace) -> int:
     """``evaluate --folds events``: leave-one-crisis-out scores of the teacher and students."""
     from distill.loco_eval import LocoRun, evaluate_folds
@@ -309,6 +355,9 @@ def run_loco_evaluate(args: argparse.Namespace) -> int:
 
     prepared = args.prepared or LOCO_DATA_DIR
     frames, info = load_folds(prepared, args.fold, args.limit)
+    dev_frames, dev_info = load_dev_crises(prepared, args.review_floor_reach, args.limit)
+    if args.write_floor_package and args.review_floor_reach is None:
+        raise TriageError("--write-floor-package needs --review-floor-reach")
     run = LocoRun(
         folds=frames,
         fold_info=info,
@@ -319,6 +368,9 @@ def run_loco_evaluate(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         data_root=str(args.data_dir) if args.data_dir else None,
         log=lambda line: print(line, file=sys.stderr),
+        dev_crises=dev_frames,
+        dev_info=dev_info,
+        review_floor_reach=args.review_floor_reach,
     )
     results = evaluate_folds(
         _default_models(args.models),
@@ -329,6 +381,8 @@ def run_loco_evaluate(args: argparse.Namespace) -> int:
     )
     print((run.out_dir / "loco.md").read_text(encoding="utf-8"))
     print(f"wrote {run.out_dir / 'loco.json'}")
+    if args.write_floor_package:
+        _write_floor_packages(results, args.write_floor_package)
     if not args.no_publish:
         for key, value in publish_loco(results, run.out_dir, args.results_md).items():
             print(f"{key}: {value}")

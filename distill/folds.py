@@ -7,6 +7,10 @@ stays out of train, dev and transfer (:mod:`distill.splits`). A fold's test post
 4-way-labelled posts of its crisis from its scoring source (HumAID; SMERP for the 2016 Italy
 earthquake), all of the source's own splits, one per dedup key and never capped, so precision
 and the review share see the crisis' own class mix.
+
+Dev crises (``DataConfig.dev_events``, by default :data:`DEV_CRISES` with ``--loco``) are held out
+in exactly the same way and written to ``test/loco-dev/``, minus any post whose text is also in
+a fold: unseen crises on which an operating point may be chosen (never on a fold).
 """
 
 from __future__ import annotations
@@ -36,7 +40,21 @@ LOCO_FOLDS: dict[str, str] = {
 """Default folds (canonical event id → scoring source): the HumAID events with at least 50
 requests after dedup, and SMERP's Italy earthquake (whose HumAID rows are held out with it)."""
 
+DEV_CRISES: dict[str, str] = {
+    "canada_wildfires_2016": "humaid",
+    "greece_wildfires_2018": "humaid",
+    "kaikoura_earthquake_2016": "humaid",
+    "maryland_floods_2018": "humaid",
+    "midwestern_us_floods_2019": "humaid",
+    "pakistan_earthquake_2019": "humaid",
+    "srilanka_floods_2017": "humaid",
+}
+"""Default dev crises (canonical event id → scoring source): the HumAID events that are not
+folds. Held out like folds, for choosing operating points on crises a model never saw."""
+SCORING_SOURCES: dict[str, str] = {**LOCO_FOLDS, **DEV_CRISES}
+
 FOLD_DIR = "loco"  # under <prepared>/test/
+DEV_DIR = "loco-dev"  # dev crises, under <prepared>/test/
 FOLD_PREFIX = "loco:"  # split_name of a fold's rows while preparing
 FOLD_COLUMNS = (
     "text",
@@ -71,9 +89,10 @@ def loco_copies(frame: pl.DataFrame, events: list[str]) -> pl.DataFrame:
 
 
 def fold_sources(event: str, rows: pl.DataFrame) -> list[str]:
-    """The scoring source of a fold: :data:`LOCO_FOLDS`, else every source with 4-way rows."""
-    if event in LOCO_FOLDS:
-        return [LOCO_FOLDS[event]]
+    """The scoring source of a held-out crisis: :data:`SCORING_SOURCES`, else every source with
+    4-way rows."""
+    if event in SCORING_SOURCES:
+        return [SCORING_SOURCES[event]]
     return sorted(set(rows.filter(pl.col("target").is_in(LABELS))["source"].to_list()))
 
 
@@ -92,9 +111,22 @@ def fold_frames(copies: pl.DataFrame, events: list[str]) -> dict[str, pl.DataFra
     return out
 
 
-def write_folds(folds: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, dict]:
-    """Write ``<out_dir>/test/loco/<fold>.parquet``; returns the manifest entry per fold."""
-    folder = out_dir / "test" / FOLD_DIR
+def without_texts(
+    crises: dict[str, pl.DataFrame], others: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
+    """``crises`` minus every post whose dedup key is in one of ``others`` (dev crises vs folds)."""
+    if not others:
+        return dict(crises)
+    keys = pl.concat([rows.select("dup_key") for rows in others.values()])
+    return {name: rows.join(keys, on="dup_key", how="anti") for name, rows in crises.items()}
+
+
+def write_folds(
+    folds: dict[str, pl.DataFrame], out_dir: Path, folder_name: str = FOLD_DIR
+) -> dict[str, dict]:
+    """Write ``<out_dir>/test/<folder_name>/<fold>.parquet``; returns the manifest entry per
+    fold."""
+    folder = out_dir / "test" / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     info = {}
     for name, rows in folds.items():
@@ -108,18 +140,30 @@ def write_folds(folds: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, dict
     return info
 
 
-def fold_sets(data_dir: str | Path) -> tuple[dict[str, pl.DataFrame], dict[str, dict]]:
-    """The folds of a prepared LOCO layout: name → posts, and name → manifest info."""
+CrisisSets = tuple[dict[str, pl.DataFrame], dict[str, dict]]
+
+
+def _crisis_sets(data_dir: str | Path, key: str, folder: str, what: str) -> CrisisSets:
+    """Held-out crises of a prepared LOCO layout (``manifest.loco[key]``, ``test/<folder>``)."""
     root = Path(data_dir)
     manifest_file = root / "manifest.json"
     if not manifest_file.is_file():
         raise TriageError(f"no prepared data in {root}: run `triage distill prepare --loco` first")
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    folds = (manifest.get("loco") or {}).get("folds") or {}
-    if not folds:
+    info = (manifest.get("loco") or {}).get(key) or {}
+    if not info:
         raise TriageError(
-            f"{root} has no leave-one-crisis-out folds: prepare it with "
-            f"`triage distill prepare --loco --out {root}`"
+            f"{root} has no {what}: prepare it with `triage distill prepare --loco --out {root}`"
         )
-    frames = {name: pl.read_parquet(root / "test" / FOLD_DIR / f"{name}.parquet") for name in folds}
-    return frames, folds
+    frames = {name: pl.read_parquet(root / "test" / folder / f"{name}.parquet") for name in info}
+    return frames, info
+
+
+def fold_sets(data_dir: str | Path) -> CrisisSets:
+    """The folds of a prepared LOCO layout: name → posts, and name → manifest info."""
+    return _crisis_sets(data_dir, "folds", FOLD_DIR, "leave-one-crisis-out folds")
+
+
+def dev_crisis_sets(data_dir: str | Path) -> CrisisSets:
+    """The dev crises of a prepared LOCO layout: name → posts, and name → manifest info."""
+    return _crisis_sets(data_dir, "dev_crises", DEV_DIR, "dev crises")

@@ -7,6 +7,11 @@ explicitly); legacy models lose the fold posts whose text is in the legacy sourc
 predicted (cached as in :mod:`distill.evaluate`), routed with the package's own thresholds and
 scored (:mod:`distill.operating_point`). Writes ``loco.json``, ``loco.md`` and one
 precision–recall plot per label, ``pr_<label>.png`` (curves pooled over each model's folds).
+
+With ``LocoRun.review_floor_reach`` set, each model's request review floor is also chosen
+(:func:`distill.operating_point.request_review_floor`) on the pooled posts of the dev crises
+(:func:`distill.folds.dev_crisis_sets`) it may use, never on a fold, and every fold is scored a
+second time at the shipped thresholds plus that floor (``chosen_floor`` in a model's entry).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from distill.operating_point import (
     SCORED_LABELS,
     macro_mean,
     operating_point_scores,
+    request_review_floor,
 )
 from distill.predictors import Predictor, display_path, load_predictor
 from distill.scope import DataScope, fold_refusal, legacy_keys, model_scope
@@ -50,6 +56,9 @@ class LocoRun:
     data_root: str | None = None
     log: Callable[[str], None] = print
     pooled: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    dev_crises: Mapping[str, pl.DataFrame] = field(default_factory=dict)
+    dev_info: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    review_floor_reach: float | None = None  # choose a request review floor on the dev crises
 
     @property
     def cache_dir(self) -> Path | None:
@@ -68,6 +77,10 @@ def review_floors_of(predictor: Predictor) -> dict[str, float]:
     return dict(package.review_floors) if package is not None else {}
 
 
+Scored = dict[str, tuple[list[str], np.ndarray, int]]
+"""Crisis → (gold labels, probabilities, posts dropped as legacy text)."""
+
+
 def _fold_posts(frame: pl.DataFrame, scope: DataScope, root: str | None) -> pl.DataFrame:
     """The fold's posts a model may be scored on (legacy: none whose text it trained on)."""
     if not scope.legacy:
@@ -75,26 +88,111 @@ def _fold_posts(frame: pl.DataFrame, scope: DataScope, root: str | None) -> pl.D
     return frame.filter(~pl.col("dup_key").is_in(list(legacy_keys(root))))
 
 
-def _allowed_folds(name: str, scope: DataScope, run: LocoRun) -> tuple[list[str], dict]:
-    """Folds ``name`` may be scored on, and the reason for each refused one."""
+def _allowed_crises(
+    name: str, scope: DataScope, info: Mapping[str, Mapping[str, Any]], run: LocoRun, what: str
+) -> tuple[list[str], dict]:
+    """Crises of ``info`` that ``name`` may be scored on (``what``: "fold" or "dev crisis"),
+    and the reason for each refused one (an error for a fold named by the user)."""
     allowed, refused = [], {}
-    for fold, info in run.fold_info.items():
-        reason = fold_refusal(name, scope, info["event"], run.data_root)
+    for crisis, details in info.items():
+        reason = fold_refusal(name, scope, details["event"], run.data_root)
         if reason is None:
-            allowed.append(fold)
-        elif run.explicit:
+            allowed.append(crisis)
+        elif run.explicit and what == "fold":
             raise TriageError(reason)
         else:
-            refused[fold] = reason
-            run.log(f"note: fold {fold} left out: {reason}")
+            refused[crisis] = reason
+            run.log(f"note: {what} {crisis} left out: {reason}")
     return allowed, refused
 
 
+def _predict(
+    predictor: Predictor,
+    frames: Mapping[str, pl.DataFrame],
+    scope: DataScope,
+    run: LocoRun,
+    prefix: str,
+    seen: dict[str, np.ndarray],
+) -> Scored:
+    """Probabilities of the posts of each crisis in ``frames`` (cached as ``<prefix><name>``)."""
+    out: Scored = {}
+    for name, frame in frames.items():
+        posts = _fold_posts(frame, scope, run.data_root)
+        texts = posts["text"].to_list()
+        probs = predict_cached(predictor, prefix + name, texts, run.cache_dir, run.progress, seen)
+        out[name] = (posts["gold"].to_list(), probs, frame.height - posts.height)
+    return out
+
+
+def _pool(scored: Scored) -> tuple[list[str], np.ndarray]:
+    """Every crisis' posts together: gold labels and probabilities."""
+    gold = [label for labels, _, _ in scored.values() for label in labels]
+    return gold, np.concatenate([probs for _, probs, _ in scored.values()])
+
+
+def _scores(
+    scored: Scored, thresholds: Mapping[str, float], floors: Mapping[str, float]
+) -> dict[str, Any]:
+    """``folds`` (per crisis), their ``macro`` mean and the ``pooled`` scores at one operating
+    point."""
+    folds = {
+        fold: {
+            **operating_point_scores(gold, probs, thresholds, review_floors=floors),
+            "dropped_legacy_text": dropped,
+        }
+        for fold, (gold, probs, dropped) in scored.items()
+    }
+    gold_all, probs_all = _pool(scored)
+    pooled = operating_point_scores(gold_all, probs_all, thresholds, review_floors=floors)
+    return {"folds": folds, "macro": macro_mean(folds), "pooled": pooled}
+
+
+def with_request_floor(floors: Mapping[str, float], floor: float | None) -> dict[str, float]:
+    """``floors`` with the request floor replaced by ``floor`` (removed when None)."""
+    out = {label: value for label, value in floors.items() if label != "request"}
+    return out if floor is None else {**out, "request": floor}
+
+
+def choose_floor(
+    predictor: Predictor,
+    scope: DataScope,
+    run: LocoRun,
+    thresholds: Mapping[str, float],
+    seen: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """The request review floor for ``run.review_floor_reach``, chosen on the pooled posts of
+    the dev crises the model never saw (never a fold's), and how it does there."""
+    if run.review_floor_reach is None or not run.dev_crises:
+        raise TriageError("choosing a review floor needs dev crises and a reach target")
+    allowed, refused = _allowed_crises(predictor.name, scope, run.dev_info, run, "dev crisis")
+    if not allowed:
+        raise TriageError(
+            f"{predictor.name}: no dev crisis left to choose a review floor on "
+            "(it was trained on every one)"
+        )
+    frames = {name: run.dev_crises[name] for name in allowed}
+    gold, probs = _pool(_predict(predictor, frames, scope, run, "loco-dev-", seen))
+    floor, scores = request_review_floor(gold, probs, thresholds, run.review_floor_reach)
+    request = scores["labels"]["request"]
+    return {
+        "reach_target": run.review_floor_reach,
+        "floor": floor,
+        "dev_crises": allowed,
+        "refused": refused,
+        "posts": len(gold),
+        "requests": request["support"],
+        "dev_reach": request["reach"],
+        "dev_review_share": scores["review_share"],
+    }
+
+
 def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
-    """One model on every fold it may be scored on."""
+    """One model on every fold it may be scored on (twice with a chosen review floor)."""
     scope = model_scope(path)
     predictor = load_predictor(path, threads=run.threads, batch_size=run.batch_size)
-    allowed, refused = _allowed_folds(predictor.name, scope, run)
+    allowed, refused = _allowed_crises(predictor.name, scope, run.fold_info, run, "fold")
+    if not allowed:
+        raise TriageError(f"{predictor.name}: no fold left to score (every crisis was trained on)")
     thresholds = thresholds_of(predictor)
     floors = review_floors_of(predictor)
     entry: dict[str, Any] = {
@@ -106,30 +204,19 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
         "thresholds": thresholds,
         "review_floors": floors,
         "legacy_sources": scope.legacy,
-        "folds": {},
         "refused": refused,
     }
     seen: dict[str, np.ndarray] = {}
-    gold_all, probs_all = [], []
-    for fold in allowed:
-        posts = _fold_posts(run.folds[fold], scope, run.data_root)
-        texts = posts["text"].to_list()
-        probs = predict_cached(predictor, f"loco-{fold}", texts, run.cache_dir, run.progress, seen)
-        gold = posts["gold"].to_list()
-        entry["folds"][fold] = {
-            **operating_point_scores(gold, probs, thresholds, review_floors=floors),
-            "dropped_legacy_text": run.folds[fold].height - posts.height,
-        }
-        gold_all += gold
-        probs_all.append(probs)
-    if not allowed:
-        raise TriageError(f"{predictor.name}: no fold left to score (every crisis was trained on)")
-    pooled_probs = np.concatenate(probs_all)
-    entry["macro"] = macro_mean(entry["folds"])
-    entry["pooled"] = operating_point_scores(
-        gold_all, pooled_probs, thresholds, review_floors=floors
-    )
-    run.pooled[predictor.name] = (np.asarray(gold_all, dtype=object), pooled_probs)
+    frames = {fold: run.folds[fold] for fold in allowed}
+    scored = _predict(predictor, frames, scope, run, "loco-", seen)
+    entry.update(_scores(scored, thresholds, floors))
+    gold_all, probs_all = _pool(scored)
+    run.pooled[predictor.name] = (np.asarray(gold_all, dtype=object), probs_all)
+    if run.review_floor_reach is not None:
+        choice = choose_floor(predictor, scope, run, thresholds, seen)
+        chosen = with_request_floor(floors, choice["floor"])
+        entry["chosen_floor"] = {**choice, "review_floors": chosen}
+        entry["chosen_floor"].update(_scores(scored, thresholds, chosen))
     return entry
 
 
@@ -194,6 +281,12 @@ def evaluate_folds(
         "prepared": prepared,
         "precision_floor": PRECISION_FLOOR,
         "folds": {name: dict(info) for name, info in run.fold_info.items()},
+        "review_floor_reach": run.review_floor_reach,
+        "dev_crises": (
+            {name: dict(info) for name, info in run.dev_info.items()}
+            if run.review_floor_reach is not None
+            else {}
+        ),
         "models": [score_model(path, role, run) for path, role in paths],
     }
     plots = pr_plots(results, run)

@@ -1,5 +1,6 @@
 """Markdown for leave-one-crisis-out results: a summary table (macro over folds, teacher and
-every student side by side), one per-fold table per model, and the RESULTS.md section."""
+every student side by side; a second row per model at a review floor chosen on dev crises, when
+one was chosen), one per-fold table per model and operating point, and the RESULTS.md section."""
 
 from __future__ import annotations
 
@@ -58,26 +59,56 @@ def _operating_point(model: Mapping[str, Any]) -> str:
     return text
 
 
+def _floor_operating_point(model: Mapping[str, Any], choice: Mapping[str, Any]) -> str:
+    """Operating-point cell of the chosen-floor row: the floor and where it was chosen."""
+    threshold = _num((model.get("thresholds") or {}).get("request", 0.0))
+    where = (
+        f"{choice['posts']:,} dev-crisis posts ({choice['requests']} requests; there reach "
+        f"{_num(choice['dev_reach'])}, review {_num(choice['dev_review_share'])})"
+    )
+    if choice["floor"] is None:
+        target = choice["reach_target"]
+        return f"request ≥ {threshold}; no floor needed (reach ≥ {target:.2f}) on {where}"
+    return (
+        f"request ≥ {threshold}; floor {choice['floor']:.4f} (review if P(request) ≥ it) "
+        f"chosen on {where}"
+    )
+
+
+def _summary_row(name: str, point: str, macro: Mapping[str, Any]) -> list[str]:
+    cells = [name, point, str(macro["folds"])]
+    for label in SCORED_LABELS:
+        cells += _label_cells(macro["labels"][label])
+    return [*cells, _num(macro["review_share"])]
+
+
 def summary_table(results: Mapping[str, Any]) -> str:
-    """Rows = models; macro means over the folds each model was scored on."""
+    """Rows = models (shipped operating point, then the chosen floor if any); macro means over
+    the folds each model was scored on."""
     floor = results["precision_floor"]
     headers = ["model", "operating point", "folds", *_label_headers(floor), "review share"]
     rows = []
     for model in results["models"]:
-        macro = model["macro"]
-        cells = [model["name"], _operating_point(model), str(macro["folds"])]
-        for label in SCORED_LABELS:
-            cells += _label_cells(macro["labels"][label])
-        rows.append([*cells, _num(macro["review_share"])])
+        choice = model.get("chosen_floor")
+        shipped = ("shipped: " if choice else "") + _operating_point(model)
+        rows.append(_summary_row(model["name"], shipped, model["macro"]))
+        if choice:
+            point = _floor_operating_point(model, choice)
+            rows.append(_summary_row(model["name"], point, choice["macro"]))
     return _table(headers, rows, left=2)
 
 
-def fold_table(results: Mapping[str, Any], model: Mapping[str, Any]) -> str:
-    """Rows = the folds one model was scored on."""
+def fold_table(
+    results: Mapping[str, Any],
+    model: Mapping[str, Any],
+    folds: Mapping[str, Any] | None = None,
+) -> str:
+    """Rows = the folds one model was scored on (``folds``: scores at another operating point
+    than the shipped one)."""
     floor = results["precision_floor"]
     headers = ["crisis (source)", "posts", "requests", "offers", *_label_headers(floor)]
     rows = []
-    for fold, scores in model["folds"].items():
+    for fold, scores in (model["folds"] if folds is None else folds).items():
         info = results["folds"][fold]
         labels = scores["labels"]
         cells = [
@@ -92,12 +123,26 @@ def fold_table(results: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     return _table([*headers, "review share"], rows)
 
 
+def dev_crisis_lines(results: Mapping[str, Any]) -> str:
+    """One bullet per dev crisis: posts and requests (before a model's legacy-text drop)."""
+    return "\n".join(
+        f"- {name} ({', '.join(info['sources'])}): {info['rows']:,} posts, "
+        f"{info['labels'].get('request', 0)} requests"
+        for name, info in results.get("dev_crises", {}).items()
+    )
+
+
 def refused_lines(results: Mapping[str, Any]) -> str:
     """One bullet per (model, fold) left out, with the reason."""
     lines = [
         f"- {fold}: {reason}"
         for model in results["models"]
         for fold, reason in model.get("refused", {}).items()
+    ]
+    lines += [
+        f"- dev crisis {crisis} (floor not chosen on it): {reason}"
+        for model in results["models"]
+        for crisis, reason in (model.get("chosen_floor") or {}).get("refused", {}).items()
     ]
     dropped = [
         f"- {model['name']}: {scores['dropped_legacy_text']} of the {fold} posts not scored "
@@ -125,6 +170,21 @@ def explanation(results: Mapping[str, Any]) -> str:
     )
 
 
+def floor_explanation(results: Mapping[str, Any]) -> str:
+    """How the second row per model was chosen (empty without a chosen floor)."""
+    reach = results.get("review_floor_reach")
+    if reach is None:
+        return ""
+    return (
+        "Second row per model: the shipped thresholds plus a request review floor (a post whose "
+        "P(request) reaches it goes to review instead of another topic): the highest floor with "
+        f"which ≥ {reach:.2f} of the true requests reach requests or review on the pooled posts "
+        "of the dev crises, crises the model never saw that are not folds (held out by `triage "
+        "distill prepare --loco` like the folds; posts whose text is also in a fold removed). "
+        "No fold post is used to choose it. Dev crises:"
+    )
+
+
 def loco_markdown(results: Mapping[str, Any]) -> str:
     """The whole report (``loco.md``)."""
     blocks = [
@@ -133,8 +193,15 @@ def loco_markdown(results: Mapping[str, Any]) -> str:
         "Macro mean over folds:",
         summary_table(results),
     ]
+    if floor_explanation(results):
+        blocks += [floor_explanation(results), dev_crisis_lines(results)]
     for model in results["models"]:
         blocks += [f"**{model['name']}** per crisis:", fold_table(results, model)]
+        choice = model.get("chosen_floor")
+        if choice:
+            point = "no floor" if choice["floor"] is None else f"review floor {choice['floor']:.4f}"
+            title = f"**{model['name']}** per crisis, {point} chosen on dev crises:"
+            blocks += [title, fold_table(results, model, choice["folds"])]
     notes = refused_lines(results)
     if notes:
         blocks += ["Left out:", notes]

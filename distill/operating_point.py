@@ -164,7 +164,9 @@ def request_review_floor(
     if base["labels"][label]["reach"] >= min_reach:
         return None, base
     truth = probabilities[gold_array == label, LABELS.index(label)]
-    for candidate in sorted({round(float(p), 4) for p in truth}, reverse=True):
+    # rounded down to 4 digits, so that the post a candidate comes from still reaches it
+    candidates = {math.floor(float(p) * 10_000) / 10_000 for p in truth}
+    for candidate in sorted(candidates, reverse=True):
         floors = {label: candidate}
         scores = operating_point_scores(
             gold_array, probabilities, thresholds, labels=(label,), review_floors=floors

@@ -4,8 +4,8 @@ leave-one-crisis-out evaluation.
 The record (:class:`DataScope`) lives in ``runs/<run>/data_scope.json`` (written by
 ``train-teacher`` and ``distil``) and in an exported package's ``triage.json`` → ``data``:
 ``sources``, ``events`` (canonical event ids of train/dev/transfer; a student adds its teacher's
-and its base run's) and ``loco_events`` (crises that ``prepare --loco`` held out of every one
-of them, text copies included).
+and its base run's), ``loco_events`` (crises that ``prepare --loco`` held out of every one
+of them, text copies included) and ``dev_events`` (dev crises, held out the same way).
 
 Packages and runs older than the record were prepared from :data:`distill.data.LEGACY_SOURCES`
 (``legacy``): their events are every event of those sources, and a fold's posts whose text is
@@ -26,6 +26,19 @@ from models.package import METADATA_FILE
 SCOPE_FILE = "data_scope.json"
 
 
+def _both_held_out(
+    mine: frozenset[str] | None, theirs: frozenset[str] | None
+) -> frozenset[str] | None:
+    """Crises held out of two models' data: those both held out (None: neither has a record)."""
+    if mine is None or theirs is None:
+        return theirs if mine is None else mine
+    return mine & theirs
+
+
+def _optional_set(value: Any) -> frozenset[str] | None:
+    return None if value is None else frozenset(value)
+
+
 @dataclass(frozen=True)
 class DataScope:
     """The crises (canonical event ids) behind a model's training and distillation sets."""
@@ -34,40 +47,46 @@ class DataScope:
     loco_events: frozenset[str] | None = frozenset()  # None: no record (legacy data only)
     sources: tuple[str, ...] = ()
     legacy: bool = False  # also trained on the legacy sources (events resolved from the data)
+    dev_events: frozenset[str] | None = frozenset()  # dev crises held out; None: no record
+
+    @property
+    def held_out(self) -> frozenset[str] | None:
+        """Every crisis held out of the model's data (folds and dev crises; None: no record)."""
+        if self.loco_events is None:
+            return None
+        return self.loco_events | (self.dev_events or frozenset())
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "sources": list(self.sources),
             "events": sorted(self.events),
             "loco_events": None if self.loco_events is None else sorted(self.loco_events),
+            "dev_events": None if self.dev_events is None else sorted(self.dev_events),
             "legacy_sources": self.legacy,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataScope:
-        loco = data.get("loco_events", ())
         return cls(
             events=frozenset(data.get("events") or ()),
-            loco_events=None if loco is None else frozenset(loco),
+            loco_events=_optional_set(data.get("loco_events", ())),
             sources=tuple(data.get("sources") or ()),
             legacy=bool(data.get("legacy_sources", False)),
+            dev_events=_optional_set(data.get("dev_events", ())),
         )
 
     def merged(self, other: DataScope) -> DataScope:
         """Both models' data: a crisis is held out only if both held it out."""
-        if self.loco_events is None or other.loco_events is None:
-            loco = other.loco_events if self.loco_events is None else self.loco_events
-        else:
-            loco = self.loco_events & other.loco_events
         return DataScope(
             events=self.events | other.events,
-            loco_events=loco,
+            loco_events=_both_held_out(self.loco_events, other.loco_events),
             sources=tuple(dict.fromkeys(self.sources + other.sources)),
             legacy=self.legacy or other.legacy,
+            dev_events=_both_held_out(self.dev_events, other.dev_events),
         )
 
 
-LEGACY = DataScope(events=frozenset(), loco_events=None, legacy=True)
+LEGACY = DataScope(events=frozenset(), loco_events=None, legacy=True, dev_events=None)
 """A model prepared from the legacy sources, with no record of its own."""
 UNRECORDED = DataScope(events=frozenset(), loco_events=frozenset(), legacy=True)
 """A model learnt from whose data is unknown: no crisis counts as held out from it."""
@@ -77,10 +96,12 @@ def scope_from_manifest(manifest: dict[str, Any]) -> DataScope:
     """The scope of a prepared data folder (its ``manifest.json``)."""
     if "training_events" not in manifest:
         return LEGACY  # prepared before manifests listed their events
+    loco = manifest.get("loco") or {}
     return DataScope(
         events=frozenset(manifest["training_events"]),
-        loco_events=frozenset((manifest.get("loco") or {}).get("events") or ()),
+        loco_events=frozenset(loco.get("events") or ()),
         sources=tuple(manifest.get("sources") or ()),
+        dev_events=frozenset(loco.get("dev_events") or ()),
     )
 
 
@@ -177,11 +198,12 @@ def resolved_events(scope: DataScope, root: str | None) -> frozenset[str]:
 
 
 def fold_refusal(model: str, scope: DataScope, event: str, root: str | None) -> str | None:
-    """Why ``model`` must not be scored on the fold of ``event`` (None when it may be)."""
+    """Why ``model`` must not be scored on the fold of ``event``, nor have its operating point
+    chosen on that dev crisis (None when it may)."""
     if event in resolved_events(scope, root):
         where = "the legacy sources it was prepared from" if scope.legacy else "its training data"
         return f"{model} was trained on {event} ({where}): not a held-out crisis for it"
-    if scope.loco_events is not None and event not in scope.loco_events:
+    if scope.held_out is not None and event not in scope.held_out:
         return (
             f"{event} was not held out by `triage distill prepare --loco` for {model}: "
             "copies of its posts may be in its training data"

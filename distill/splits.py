@@ -20,8 +20,10 @@ Roles (a post lands in exactly one after dedup; duplicates resolve towards the f
 Leave-one-crisis-out (``DataConfig.loco_events``, ``triage distill prepare --loco``): every row
 of those crises, in every source, is removed from dev, train and transfer, and so is every copy
 of their texts (same dedup key) in other events; each crisis becomes a fold in ``test/loco/``
-(:mod:`distill.folds`). The manifest lists the events in train/dev/transfer
-(``training_events``), which model packages record and ``evaluate --folds events`` checks.
+(:mod:`distill.folds`). Dev crises (``DataConfig.dev_events``) are held out the same way and
+written to ``test/loco-dev/`` (without texts that are also in a fold). The manifest lists the
+events in train/dev/transfer (``training_events``) and the held-out ones (``loco.events``,
+``loco.dev_events``), which model packages record and ``evaluate --folds events`` checks.
 
 Non-English events (name suffix ``_cl``/``_esp``/``_fr`` and ``DataConfig.excluded_events``) are
 dropped: both base models are English. Every row keeps its source's own ``label``.
@@ -39,7 +41,7 @@ import polars as pl
 from distill.config import RUNS_DIR, DataConfig
 from distill.data import MAPPING_FILE, load_all
 from distill.dedup import add_keys, duplicate_stats, resolve_duplicates
-from distill.folds import fold_frames, loco_copies, write_folds
+from distill.folds import DEV_DIR, fold_frames, loco_copies, without_texts, write_folds
 from models.errors import TriageError
 from models.package import LABELS, sha256_of
 
@@ -124,14 +126,15 @@ def _assign_roles(frame: pl.DataFrame, cfg: DataConfig) -> pl.DataFrame:
     frame = frame.with_columns(
         _split_name(cfg).alias("split_name"), pl.lit(False).alias("loco_copy")
     )
-    in_loco = pl.col("event_id").is_in(cfg.loco_events)
+    held_out = [*cfg.loco_events, *cfg.dev_events]
+    in_loco = pl.col("event_id").is_in(held_out)
     frame = frame.with_columns(
         pl.when(in_loco & pl.col("split_name").is_in(TRAINING_ROLES))
         .then(pl.lit(None, dtype=pl.Utf8))
         .otherwise(pl.col("split_name"))
         .alias("split_name")
     )
-    frame = pl.concat([frame, loco_copies(frame, cfg.loco_events)])
+    frame = pl.concat([frame, loco_copies(frame, held_out)])
     frame = frame.filter(pl.col("split_name").is_not_null())
     role = (
         pl.when(pl.col("split_name").is_in(TRAINING_ROLES))
@@ -222,11 +225,15 @@ def _build_splits(frame: pl.DataFrame, cfg: DataConfig) -> dict[str, pl.DataFram
 
 
 def _source_counts(
-    loaded: pl.DataFrame, used: pl.DataFrame, kept: pl.DataFrame, splits: dict[str, pl.DataFrame]
+    loaded: pl.DataFrame,
+    used: pl.DataFrame,
+    kept: pl.DataFrame,
+    splits: dict[str, pl.DataFrame],
+    dev_events: list[str],
 ) -> dict[str, dict[str, int]]:
     """Per source: rows loaded, dropped by config (language, excluded events), held out unused
     (unlabelled rows of held-out events, training rows of LOCO crises), removed as duplicates,
-    and how many rows each split and the fold pool kept."""
+    and how many rows each split, the fold pool and the dev-crisis pool kept."""
 
     def count(frame: pl.DataFrame) -> dict[str, int]:
         return dict(frame.group_by("source").len().iter_rows())
@@ -235,7 +242,9 @@ def _source_counts(
     before, after = count(originals), count(kept.filter(~pl.col("loco_copy")))
     loaded_rows = count(loaded)
     tests = count(kept.filter((pl.col("role") == "test") & ~pl.col("loco_copy")))
-    loco = count(kept.filter(pl.col("loco_copy")))
+    in_dev = pl.col("event_id").is_in(dev_events)
+    loco = count(kept.filter(pl.col("loco_copy") & ~in_dev))
+    loco_dev = count(kept.filter(pl.col("loco_copy") & in_dev))
     per_split = {name: count(part) for name, part in splits.items()}
     out = {}
     for source, rows in loaded_rows.items():
@@ -246,17 +255,22 @@ def _source_counts(
             **{name: counts.get(source, 0) for name, counts in per_split.items()},
             "test_pool": tests.get(source, 0),
             "loco_folds": loco.get(source, 0),
+            "loco_dev": loco_dev.get(source, 0),
         }
     return out
 
 
-def _check_loco_events(frame: pl.DataFrame, events: list[str]) -> None:
-    unknown = sorted(set(events) - set(frame["event_id"].to_list()))
+def _check_loco_events(frame: pl.DataFrame, cfg: DataConfig) -> None:
+    """Held-out events (folds and dev crises) exist and are not both."""
+    unknown = sorted(set(cfg.loco_events + cfg.dev_events) - set(frame["event_id"].to_list()))
     if unknown:
         raise TriageError(
             f"loco event {unknown[0]!r} is in none of the prepared sources "
             "(use canonical event ids, e.g. hurricane_maria_2017)"
         )
+    both = sorted(set(cfg.loco_events) & set(cfg.dev_events))
+    if both:
+        raise TriageError(f"{both[0]} is both a fold and a dev crisis: name it in one list only")
 
 
 def prepare(
@@ -270,7 +284,7 @@ def prepare(
     frame = loaded.filter(~pl.col("event_id").is_in(cfg.excluded_events))
     if cfg.english_only:
         frame = frame.filter(pl.col("language") == "en")
-    _check_loco_events(frame, cfg.loco_events)
+    _check_loco_events(frame, cfg)
     frame = add_keys(frame)
     stats_before = duplicate_stats(frame)
     used = _assign_roles(frame, cfg)
@@ -278,7 +292,9 @@ def prepare(
     originals = frame.filter(~pl.col("loco_copy"))
     splits = _build_splits(originals, cfg)
     tests = _test_frames(originals.filter(pl.col("role") == "test"), cfg)
-    folds = fold_frames(frame.filter(pl.col("loco_copy")), cfg.loco_events)
+    copies = frame.filter(pl.col("loco_copy"))
+    folds = fold_frames(copies, cfg.loco_events)
+    dev_crises = without_texts(fold_frames(copies, cfg.dev_events), folds)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "test").mkdir(exist_ok=True)
@@ -287,6 +303,7 @@ def prepare(
     for name, part in tests.items():
         part.write_parquet(out_dir / "test" / f"{name}.parquet")
     fold_info = write_folds(folds, out_dir)
+    dev_info = write_folds(dev_crises, out_dir, DEV_DIR)
     training_events = set().union(*(set(p["event_id"].to_list()) for p in splits.values()))
     manifest = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -295,14 +312,19 @@ def prepare(
         "mapping_sha256": sha256_of(MAPPING_FILE),
         "sources": list(cfg.sources),
         "duplicates_before_split": stats_before,
-        "rows_by_source": _source_counts(loaded, used, frame, splits),
+        "rows_by_source": _source_counts(loaded, used, frame, splits, cfg.dev_events),
         "splits": {n: _label_counts(p, "target") for n, p in splits.items()},
         "tests": {n: {"task": TASKS[n], **_label_counts(p, "gold")} for n, p in tests.items()},
         "held_out_events_present": sorted(
             set(originals.filter(pl.col("role") == "test")["event_id"].to_list()) - {"kaggle"}
         ),
         "training_events": sorted(training_events),
-        "loco": {"events": list(cfg.loco_events), "folds": fold_info},
+        "loco": {
+            "events": list(cfg.loco_events),
+            "folds": fold_info,
+            "dev_events": list(cfg.dev_events),
+            "dev_crises": dev_info,
+        },
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     return manifest

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from distill.config import DataConfig
-from distill.folds import LOCO_FOLDS, fold_sets
+from distill.folds import DEV_CRISES, LOCO_FOLDS, dev_crisis_sets, fold_sets
+from distill.scope import scope_from_manifest
 from distill.splits import prepare
 from models.errors import TriageError
 
@@ -110,7 +111,7 @@ def test_default_layout_trains_on_every_crisis(source_csvs, tmp_path):
     cfg = DataConfig(sources=list(SOURCES), test_cap=50, dev_fraction=0.0)
     manifest = prepare(source_csvs(SOURCES), tmp_path / "prepared", cfg)
     assert set(manifest["training_events"]) >= {KERALA, MARIA, ITALY, CANADA}
-    assert manifest["loco"] == {"events": [], "folds": {}}
+    assert manifest["loco"] == {"events": [], "folds": {}, "dev_events": [], "dev_crises": {}}
     train = pl.read_parquet(tmp_path / "prepared" / "train.parquet")
     dev = pl.read_parquet(tmp_path / "prepared" / "dev.parquet")
     # the source's own label survives; SMERP's own test split trains in the default layout
@@ -136,6 +137,58 @@ def test_unknown_loco_event_is_a_readable_error(source_csvs, tmp_path):
     cfg = DataConfig(sources=["humaid"], loco_events=["hurricane_mariaa_2017"])
     with pytest.raises(TriageError, match="hurricane_mariaa_2017"):
         prepare(source_csvs(SOURCES), tmp_path / "prepared", cfg)
+
+
+CANADA_NEED = "Evacuees from Fort McMurray need shelter and baby formula"
+
+
+@pytest.fixture
+def dev_layout(source_csvs, tmp_path):
+    """Canada as a dev crisis next to the folds; its request is copied into Sri Lanka."""
+    sources = dict(SOURCES)
+    copy = (f"RT {CANADA_NEED}", "affected_individuals", "srilanka_floods", "train")
+    sources["crisismmd"] = [*SOURCES["crisismmd"], copy]
+    cfg = DataConfig(
+        sources=list(sources),
+        loco_events=HELD_OUT,
+        dev_events=[CANADA],
+        test_cap=50,
+        dev_fraction=0.0,
+    )
+    return tmp_path / "prepared", prepare(source_csvs(sources), tmp_path / "prepared", cfg)
+
+
+def test_dev_crises_are_held_out_like_folds(dev_layout):
+    prepared, manifest = dev_layout
+    training = _training_rows(prepared)
+    dev_crises, info = dev_crisis_sets(prepared)
+    assert set(dev_crises) == {CANADA} and info[CANADA]["sources"] == ["humaid"]
+    assert CANADA not in set(training["event_id"])
+    assert not set(training["dup_key"]) & set(dev_crises[CANADA]["dup_key"])
+    assert "Fort McMurray" not in " ".join(training["text"])  # the copy in Sri Lanka went too
+    assert manifest["loco"]["dev_events"] == [CANADA]
+    assert scope_from_manifest(manifest).dev_events == {CANADA}
+
+
+def test_dev_crises_keep_no_text_of_a_fold(dev_layout):
+    prepared, _ = dev_layout
+    dev_crises, _ = dev_crisis_sets(prepared)
+    folds, _ = fold_sets(prepared)
+    fold_keys = set().union(*(set(f["dup_key"]) for f in folds.values()))
+    assert not set(dev_crises[CANADA]["dup_key"]) & fold_keys  # the Kerala retweet is dropped
+    assert sorted(dev_crises[CANADA]["gold"]) == ["offer", "other", "request"]
+    assert set(dev_crises[CANADA]["raw_text"]) >= {CANADA_NEED}
+
+
+def test_a_crisis_cannot_be_fold_and_dev(source_csvs, tmp_path):
+    cfg = DataConfig(sources=["humaid"], loco_events=[KERALA], dev_events=[KERALA])
+    with pytest.raises(TriageError, match="both a fold and a dev crisis"):
+        prepare(source_csvs(SOURCES), tmp_path / "prepared", cfg)
+
+
+def test_default_dev_crises_are_humaid_events_that_are_not_folds():
+    assert not set(DEV_CRISES) & set(LOCO_FOLDS)
+    assert set(DEV_CRISES.values()) == {"humaid"} and CANADA in DEV_CRISES
 
 
 def test_default_folds_are_the_requested_crises():

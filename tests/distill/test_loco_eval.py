@@ -1,18 +1,22 @@
 """Leave-one-crisis-out evaluation end to end on the tiny random package: folds scored, a
-trained-on crisis refused, outputs written, only the LOCO section of RESULTS.md rewritten."""
+trained-on crisis refused, outputs written, only the LOCO section of RESULTS.md rewritten; a
+review floor chosen on dev crises only, reported and written into a package copy."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
+import numpy as np
 import polars as pl
 import pytest
 
-from distill.folds import FOLD_COLUMNS, write_folds
+from distill.floor_package import write_floor_package
+from distill.folds import DEV_DIR, FOLD_COLUMNS, write_folds
 from distill.loco_eval import LocoRun, evaluate_folds
 from distill.loco_report import SECTION, publish_loco
 from models.errors import TriageError
+from models.package import ModelPackage
 
 TEXTS = [
     "We need water and food at the shelter on 5th street, please send help",
@@ -50,7 +54,11 @@ def scoped_model(tiny_model, tmp_path):
     shutil.copytree(tiny_model, package)
     meta = json.loads((package / "triage.json").read_text())
     meta["thresholds"] = {"request": 0.2, "offer": 0.3, "emotional_support": 0.3, "other": 0.3}
-    meta["data"] = {"events": ["seen_crisis"], "loco_events": ["crisis_a", "crisis_b"]}
+    meta["data"] = {
+        "events": ["seen_crisis"],
+        "loco_events": ["crisis_a", "crisis_b"],
+        "dev_events": ["dev_x", "dev_y"],
+    }
     (package / "triage.json").write_text(json.dumps(meta))
     return package
 
@@ -96,3 +104,89 @@ def test_publish_rewrites_only_the_loco_section(scoped_model, tmp_path):
     assert text.startswith(old) and text.count(SECTION) == 1
     assert "![request precision–recall](loco_pr_request.png)" in text
     assert (tmp_path / "loco_pr_offer.png").is_file()
+
+
+def _floor_run(tmp_path) -> LocoRun:
+    """Folds as in :func:`_run`, plus dev crises: two held out, one the model trained on."""
+    run = _run(tmp_path)
+    run.dev_crises = {name: _fold(name) for name in ("dev_x", "dev_y", "seen_crisis")}
+    run.dev_info = write_folds(dict(run.dev_crises), tmp_path / "prepared", DEV_DIR)
+    run.review_floor_reach = 0.9
+    return run
+
+
+def _fake_probabilities(fold_seed: int):
+    """``predict_cached`` stand-in: dev-crisis posts always score the same, fold posts by seed."""
+
+    def predict(predictor, set_name, texts, *args, **kwargs):
+        seed = 0 if set_name.startswith("loco-dev-") else fold_seed
+        probs = np.random.default_rng(seed).dirichlet(np.ones(4), size=len(texts))
+        probs[:, 0] = np.minimum(probs[:, 0], 0.15)  # no request above its threshold
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    return predict
+
+
+def test_the_floor_is_chosen_on_dev_crises_only(scoped_model, tmp_path, monkeypatch):
+    chosen = []
+    for fold_seed in (1, 2):
+        monkeypatch.setattr("distill.loco_eval.predict_cached", _fake_probabilities(fold_seed))
+        run = _floor_run(tmp_path / str(fold_seed))
+        (model,) = evaluate_folds([scoped_model], run)["models"]
+        chosen.append(model["chosen_floor"])
+    first, second = chosen
+    assert first["floor"] == second["floor"] and 0.0 < first["floor"] < 0.2
+    assert first["dev_crises"] == ["dev_x", "dev_y"] and "seen_crisis" in first["refused"]
+    assert first["posts"] == 12 and first["requests"] == 4 and first["dev_reach"] >= 0.9
+    assert first["review_floors"] == {"request": first["floor"]}
+    assert first["folds"] != second["folds"]  # the folds did change
+    request = first["folds"]["crisis_a"]["labels"]["request"]
+    assert request["reach"] >= 0.0 and first["macro"]["folds"] == 2
+
+
+def test_both_operating_points_are_reported(scoped_model, tmp_path, monkeypatch):
+    monkeypatch.setattr("distill.loco_eval.predict_cached", _fake_probabilities(1))
+    run = _floor_run(tmp_path)
+    results = evaluate_folds([scoped_model], run)
+    choice = results["models"][0]["chosen_floor"]
+    report = (run.out_dir / "loco.md").read_text()
+    name = results["models"][0]["name"]
+    assert f"| {name} | shipped: request ≥ 0.20 | 2 |" in report
+    floor_row = f"| {name} | request ≥ 0.20; floor {choice['floor']:.4f} (review if"
+    assert floor_row in report and "chosen on 12 dev-crisis posts (4 requests; there" in report
+    assert f"per crisis, review floor {choice['floor']:.4f} chosen on dev crises:" in report
+    assert "- dev_x (humaid): 6 posts, 2 requests" in report
+    assert "dev crisis seen_crisis (floor not chosen on it)" in report
+    saved = json.loads((run.out_dir / "loco.json").read_text())
+    assert saved["review_floor_reach"] == 0.9 and set(saved["dev_crises"]) == set(run.dev_info)
+    assert saved["models"][0]["chosen_floor"]["macro"]["folds"] == 2
+    results_md = tmp_path / "RESULTS.md"
+    publish_loco(results, run.out_dir, results_md)
+    assert floor_row in results_md.read_text()
+
+
+def test_without_a_reach_the_report_is_unchanged(scoped_model, tmp_path):
+    results = evaluate_folds([scoped_model], _run(tmp_path))
+    assert "chosen_floor" not in results["models"][0] and results["dev_crises"] == {}
+    report = (tmp_path / "out" / "loco.md").read_text()
+    assert "shipped:" not in report and "dev crises" not in report
+
+
+def test_floor_package_carries_the_floor(scoped_model, tmp_path):
+    choice = {
+        "reach_target": 0.9,
+        "floor": 0.066,
+        "dev_crises": ["dev_x"],
+        "posts": 6,
+        "requests": 2,
+        "dev_reach": 1.0,
+        "dev_review_share": 0.5,
+        "review_floors": {"request": 0.066},
+    }
+    written = write_floor_package(scoped_model, choice, tmp_path / "floored")
+    package = ModelPackage.load(written)  # checksums verified
+    assert package.review_floors == {"request": 0.066} and package.thresholds["request"] == 0.2
+    assert package.extra["review_floor_choice"]["posts"] == 6
+    assert ModelPackage.load(scoped_model).review_floors == {}
+    with pytest.raises(TriageError, match="would overwrite"):
+        write_floor_package(scoped_model, choice, scoped_model.parent)

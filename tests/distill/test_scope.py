@@ -78,3 +78,19 @@ def test_folds_are_refused_for_crises_a_model_saw(monkeypatch):
     assert "not held out" in fold_refusal("m", NEW, "hurricane_irma_2017", None)
     assert "legacy sources" in fold_refusal("m", LEGACY, "maria", None)
     assert fold_refusal("m", LEGACY, "kerala_floods_2018", None) is None
+
+
+def test_dev_crises_are_recorded_and_refused_when_trained_on():
+    scope = DataScope(
+        events=frozenset({"canada_wildfires_2016"}),
+        loco_events=frozenset({"kerala_floods_2018"}),
+        dev_events=frozenset({"greece_wildfires_2018"}),
+    )
+    assert DataScope.from_dict(scope.as_dict()) == scope
+    assert fold_refusal("m", scope, "greece_wildfires_2018", None) is None
+    assert "was trained on" in fold_refusal("m", scope, "canada_wildfires_2016", None)
+    # a package recorded before dev crises: they were in its training data
+    old = DataScope.from_dict({"events": [], "loco_events": ["kerala_floods_2018"]})
+    assert "not held out" in fold_refusal("m", old, "greece_wildfires_2018", None)
+    assert scope.merged(old).dev_events == frozenset()  # held out only if both held it out
+    assert scope.merged(LEGACY).dev_events == scope.dev_events
