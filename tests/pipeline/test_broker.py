@@ -114,3 +114,13 @@ def test_seaweedfs_ports_are_distinct_and_avoid_taken_ones() -> None:
     ports = _distinct_ports(taken)
     assert len(ports) == len(set(ports)) == len(_WEED_PORT_FLAGS)
     assert taken not in ports
+
+
+def test_data_dir_that_is_a_file_is_one_error(tmp_path) -> None:
+    from models.errors import TriageError
+    from pipeline.broker import EmbeddedBroker
+
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("x")
+    with pytest.raises(TriageError, match="is a file"):
+        EmbeddedBroker(data_dir=not_a_folder).start()
