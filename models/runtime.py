@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import ModelPackageError, TriageError
+from models.errors import ModelPackageError, TriageError, first_line
 from models.package import ModelPackage, resolve_model
 from models.preprocess import PREPROCESSORS
 
@@ -97,9 +97,9 @@ class OnnxClassifier:
         except TriageError:
             raise
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ModelPackageError(
-                f"cannot load {package.model_file}: {first_line} (re-export or re-copy the model)"
+                f"cannot load {package.model_file}: {first_line(exc)} "
+                "(re-export or re-copy the model)"
             ) from exc
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(package.tokenizer_file))

@@ -8,7 +8,7 @@ from typing import Any
 
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult
 
-from models.errors import ModelPackageError
+from models.errors import ModelPackageError, first_line
 from models.handler import OnnxTextClassifierHandler
 from models.package import ModelPackage
 from models.runtime import OnnxClassifier, RuntimeOptions
@@ -84,8 +84,7 @@ def check_model_runs(package: ModelPackage, runtime: RuntimeOptions) -> None:
     try:
         probabilities = classifier.predict_proba(["need drinking water at the shelter"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises untyped errors
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelPackageError(f"{package.model_file} fails to run: {first_line}") from exc
+        raise ModelPackageError(f"{package.model_file} fails to run: {first_line(exc)}") from exc
     if probabilities.shape != (1, len(package.labels)) or not np.isfinite(probabilities).all():
         raise ModelPackageError(
             f"{package.model_file} gives unusable output {probabilities.tolist()} "

@@ -50,18 +50,6 @@ def internal_error_detail(step: str, exc: BaseException) -> str:
     return f"{step} raised {type(exc).__name__}: {exc}"
 
 
-def _post_record(post: Post) -> KafkaRecord:
-    """The Kafka record a post came from, rebuilt for its dead letter."""
-    return KafkaRecord(
-        post.topic,
-        post.partition,
-        post.offset,
-        post.id.encode("utf-8", "backslashreplace"),
-        encode_json(post.fields),
-        post.timestamp_ms,
-    )
-
-
 class ParsePosts(beam.DoFn):
     """KafkaRecord → (Post, text), keyed for RunInference; anything off-contract → a dead
     letter on ``DEAD_LETTERS_TAG``. Nothing a message holds can make this step raise: an
@@ -170,11 +158,13 @@ class RoutePosts(beam.DoFn):
 def _safe_post_letter(prefix: str, post: Post, reason: str, detail: str) -> KafkaMessage:
     """A dead letter for a parsed post; falls back to the bare Kafka coordinates if even its
     fields cannot be re-encoded (the original stays in the input topic)."""
+    key = post.id.encode("utf-8", "backslashreplace")
     try:
-        record = _post_record(post)
+        value = encode_json(post.fields)
     except (ValueError, TypeError) as exc:
-        record = KafkaRecord(post.topic, post.partition, post.offset, None, None, post.timestamp_ms)
+        key = value = None
         detail = f"{detail}; its fields could not be re-encoded ({type(exc).__name__})"
+    record = KafkaRecord(post.topic, post.partition, post.offset, key, value, post.timestamp_ms)
     return dead_letter_message(prefix, record, reason, detail)
 
 

@@ -61,14 +61,16 @@ def connect(cls: type[ClientT], settings: KafkaSettings, **kwargs: Any) -> Clien
         with _quiet_kafka_logs():
             return cls(**settings.kafka_python_kwargs(), **kwargs)
     except (KafkaTimeoutError, KafkaConnectionError) as exc:
-        hint = (
-            "is the broker running? (`triage broker` starts a local one)"
-            if settings.security_protocol == "PLAINTEXT"
-            else f"is the broker running, and are the {settings.security_protocol} settings right?"
-        )
         raise KafkaUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers} ({exc}): {hint}"
+            f"cannot reach Kafka at {settings.bootstrap_servers} ({exc}): {_hint(settings)}"
         ) from exc
+
+
+def _hint(settings: KafkaSettings) -> str:
+    """What to check when no broker answers."""
+    if settings.security_protocol == "PLAINTEXT":
+        return "is the broker running? (`triage broker` starts a local one)"
+    return f"is the broker running, and are the {settings.security_protocol} settings right?"
 
 
 def check_reachable(settings: KafkaSettings, timeout_s: float = 3.0) -> None:
@@ -90,5 +92,5 @@ def check_reachable(settings: KafkaSettings, timeout_s: float = 3.0) -> None:
             problems.append(f"{address}: {exc.strerror or type(exc).__name__}")
     raise KafkaUnavailableError(
         f"cannot reach Kafka at {settings.bootstrap_servers} ({'; '.join(problems)}): "
-        "is the broker running? (`triage broker` starts a local one)"
+        f"{_hint(settings)}"
     )

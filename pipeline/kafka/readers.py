@@ -80,10 +80,9 @@ class PartitionReader:
             self.consumer.seek(self.tp, start)
             self._position = start
         limit = self.key.max_records_per_poll
-        batches = self.consumer.poll(
-            timeout_ms=self.key.poll_timeout_ms,
-            max_records=max(1, min(limit, max_records if max_records is not None else limit)),
-        )
+        if max_records is not None:
+            limit = max(1, min(limit, max_records))
+        batches = self.consumer.poll(timeout_ms=self.key.poll_timeout_ms, max_records=limit)
         raw = batches.get(self.tp, [])
         if raw:
             self._position = raw[-1].offset + 1

@@ -278,8 +278,8 @@ class ReadFromKafka(beam.PTransform):
         stop_after_idle_s: float | None = None,
         max_records_per_poll: int = 500,
         poll_timeout_ms: int = 100,
-        max_read_s: float = 0.25,
-        max_read_records: int = 100,
+        max_read_s: float = ReadConfig.max_read_s,
+        max_read_records: int = ReadConfig.max_read_records,
     ) -> None:
         super().__init__()
         if offset_reset not in OFFSET_RESETS:
