@@ -22,6 +22,7 @@ from pipeline.kafka import (
 )
 from pipeline.kafka.clients import check_reachable
 from pipeline.options import TriageOptions
+from pipeline.post_stages import DEFAULT_MODEL_LANGUAGES, PostStageOptions
 from pipeline.routing import output_topics
 from pipeline.transforms import TriagePosts
 
@@ -47,6 +48,26 @@ def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPacka
         threads=default_threads() if job.threads is None else job.threads,
         device=job.device,
         max_batch_wait_s=job.max_batch_wait,
+    )
+
+
+def post_stage_options(job: TriageOptions, package: ModelPackage) -> PostStageOptions:
+    """Language id, multilingual path and near-duplicate settings from the job's flags."""
+    from models.multilingual import resolve_multilingual
+    from pipeline.near_duplicates import DuplicateOptions
+
+    duplicates = None
+    if not job.no_dedup:
+        duplicates = DuplicateOptions(
+            threshold=job.dedup_threshold,
+            window_s=job.dedup_window_hours * 3600.0,
+            max_clusters=job.dedup_max_clusters,
+        )
+    return PostStageOptions(
+        language_id=not job.no_language_id,
+        model_languages=tuple(package.extra.get("languages", DEFAULT_MODEL_LANGUAGES)),
+        multilingual_model=resolve_multilingual(job.multilingual_model),
+        duplicates=duplicates,
     )
 
 
@@ -82,6 +103,7 @@ def build_pipeline(
             max_message_bytes=job.max_message_bytes,
             metrics_port=job.metrics_port,
             review_floors=package.review_floors,
+            stages=post_stage_options(job, package),
         )
     )
     for name, messages in outputs.items():

@@ -75,7 +75,7 @@ class LanguageIdentifier:
     def detect(self, text: str) -> LanguageGuess:
         """The most likely language of ``text`` (``und`` when too short or unsure)."""
         cleaned = clean_for_language_id(text)
-        if len(_LETTER.findall(cleaned)) < MIN_LETTERS:
+        if len(cleaned) < 4 * MIN_LETTERS and len(_LETTER.findall(cleaned)) < MIN_LETTERS:
             return LanguageGuess(UNDETERMINED, "detected", 0.0)
         with self._lock:
             best = self._detector.detect(cleaned, model="lite", k=1)[0]

@@ -20,6 +20,7 @@ on a distributed runner each worker process collapses the posts it reads.
 from __future__ import annotations
 
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -90,8 +91,9 @@ class NearDuplicateIndex:
         self._post_cluster: OrderedDict[str, str] = OrderedDict()  # recent post id → cluster id
         self._newest_ms = 0
         self._lock = threading.Lock()
-        # One permutation set for every MinHash (datasketch would rebuild it per object).
-        self._template = MinHash(num_perm=self.options.num_perm, seed=1)
+        # One permutation set for every MinHash (datasketch would rebuild it per object); CRC-32
+        # hashes the shingles (deterministic, ~2x faster here than datasketch's default SHA-1).
+        self._template = MinHash(num_perm=self.options.num_perm, seed=1, hashfunc=zlib.crc32)
 
     def __len__(self) -> int:
         return len(self._clusters)

@@ -27,7 +27,8 @@ from pipeline.contract import (
     utc_now_iso,
 )
 from pipeline.kafka import KafkaMessage, KafkaRecord
-from pipeline.routing import DLQ, choose_route, routed_message, topic_for
+from pipeline.post_stages import PostStageOptions, PostStages
+from pipeline.routing import DLQ, REVIEW, choose_route, routed_message, topic_for
 
 DEAD_LETTERS_TAG = "dead_letters"
 _LOGGER = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class ParsePosts(beam.DoFn):
 class RoutePosts(beam.DoFn):
     """(Post, PredictionResult) → the routed KafkaMessage, keyed by post id.
 
+    Also: the post's language, the multilingual path for languages the model cannot read, and
+    its near-duplicate cluster (:mod:`pipeline.post_stages`).
+
     A post whose routed message cannot be built or written (it raised, or it would exceed
     ``MAX_OUTPUT_BYTES``) goes to the dead-letter topic on ``DEAD_LETTERS_TAG`` instead.
     """
@@ -106,14 +110,19 @@ class RoutePosts(beam.DoFn):
         output_prefix: str,
         thresholds: Mapping[str, float],
         review_floors: Mapping[str, float] | None = None,
+        stages: PostStageOptions | None = None,
     ):
         self._prefix = output_prefix
         self._thresholds = dict(thresholds)
         self._floors = dict(review_floors or {})
+        self._stage_options = stages or PostStageOptions()
+        self._stages: PostStages | None = None
         self._enrich = None
         self._routed: dict[tuple[str, str], Any] = {}  # (route, label) → counter child
 
     def setup(self) -> None:
+        self._stages = PostStages(self._stage_options)
+        self._stages.load()
         try:  # optional: location/resource enrichment, when that module is installed
             from pipeline.enrich import enrich
         except ImportError:
@@ -145,12 +154,32 @@ class RoutePosts(beam.DoFn):
         )
 
     def _route(self, post: Post, result: PredictionResult) -> tuple[str, str, KafkaMessage]:
+        if self._stages is None:  # used without Beam's setup (tests)
+            self.setup()
+        stages = self._stages
         classification = result.inference.as_dict()
+        thresholds, floors, reason = self._thresholds, self._floors, None
+        language = stages.language(post)
+        if not stages.reads(language.lang):
+            other = stages.reclassify(post, language.lang, classification)
+            classification, reason = other.classification, other.review_reason
+            thresholds, floors = other.thresholds, other.review_floors
         label = classification["label"]
-        probabilities = classification["probabilities"]
-        route = choose_route(label, probabilities, self._thresholds, self._floors)
+        if reason is not None:
+            route = REVIEW
+            classification["review_reason"] = reason
+        else:
+            route = choose_route(label, classification["probabilities"], thresholds, floors)
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
-        message = routed_message(post, classification, route, utc_now_iso(), enrichment)
+        message = routed_message(
+            post,
+            classification,
+            route,
+            utc_now_iso(),
+            enrichment,
+            language=language,
+            cluster=stages.cluster(post),
+        )
         value = encode_json(message)
         return route, label, KafkaMessage(topic_for(self._prefix, route), post.id.encode(), value)
 
@@ -197,8 +226,10 @@ class TriagePosts(beam.PTransform):
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         metrics_port: int = 0,
         review_floors: Mapping[str, float] | None = None,
+        stages: PostStageOptions | None = None,
     ):
         super().__init__()
+        self._stages = stages or PostStageOptions()
         self._handler = model_handler
         self._thresholds = dict(thresholds)
         self._floors = dict(review_floors or {})
@@ -216,7 +247,7 @@ class TriagePosts(beam.PTransform):
             parsed.posts | "Classify" >> RunInference(self._handler).with_exception_handling()
         )
         routed = classified | "Route" >> beam.ParDo(
-            RoutePosts(prefix, self._thresholds, self._floors)
+            RoutePosts(prefix, self._thresholds, self._floors, self._stages)
         ).with_outputs(DEAD_LETTERS_TAG, main="routed")
         failed_letters = failed.failed_inferences | "FailedToDLQ" >> beam.FlatMap(
             lambda failed_batch: _failed_batch_to_dead_letters(prefix, failed_batch)

@@ -1,0 +1,106 @@
+"""Per-post stages of the routing step besides the English model: language, the multilingual
+path, near-duplicate clusters.
+
+- **Language** (:mod:`pipeline.language`): the post's own ``lang`` wins, else identified.
+- **Languages the model cannot read**: the English model's package may list ``languages`` in
+  ``triage.json`` (default ``en``). A post identified in another language is classified by the
+  multilingual package (:mod:`models.multilingual`) when one is configured and reads it;
+  otherwise it goes to ``review`` with a ``review_reason``, never to ``other``. ``und``
+  (undetermined) posts stay with the English model.
+- **Near-duplicates** (:mod:`pipeline.near_duplicates`): ``cluster_id``/``cluster_size``.
+
+Everything is loaded in the worker (``load``), once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import metrics
+from pipeline.contract import Post
+from pipeline.language import UNDETERMINED, LanguageGuess, normalize_tag, shared_identifier
+from pipeline.near_duplicates import ClusterRef, DuplicateOptions, shared_index
+
+DEFAULT_MODEL_LANGUAGES: tuple[str, ...] = ("en",)
+
+
+@dataclass(frozen=True)
+class PostStageOptions:
+    """Which stages run, and their settings (all on by default; the multilingual model is a
+    package path, or None for none)."""
+
+    language_id: bool = True
+    model_languages: tuple[str, ...] = DEFAULT_MODEL_LANGUAGES
+    multilingual_model: str | None = None
+    duplicates: DuplicateOptions | None = field(default_factory=DuplicateOptions)
+
+
+@dataclass(frozen=True)
+class Reclassified:
+    """How a post in another language is handled: its classification and routing rules, or a
+    review reason when no model reads it."""
+
+    classification: dict[str, Any]
+    thresholds: Mapping[str, float]
+    review_floors: Mapping[str, float]
+    review_reason: str | None = None
+
+
+class PostStages:
+    """The loaded stages of one worker process."""
+
+    def __init__(self, options: PostStageOptions):
+        self.options = options
+        self._identifier = None
+        self._index = None
+        self._multilingual = None
+
+    def load(self) -> None:
+        if self.options.language_id:
+            self._identifier = shared_identifier()
+        if self.options.duplicates is not None:
+            self._index = shared_index(self.options.duplicates)
+        if self.options.multilingual_model:
+            from models.multilingual import shared_classifier
+
+            self._multilingual = shared_classifier(self.options.multilingual_model)
+
+    def language(self, post: Post) -> LanguageGuess:
+        if self._identifier is not None:
+            guess = self._identifier.of_post(post.fields)
+        else:
+            own = normalize_tag(post.fields.get("lang"))
+            guess = LanguageGuess(own or UNDETERMINED, "post", 1.0 if own else 0.0)
+        metrics.POSTS_BY_LANGUAGE.labels(guess.lang, guess.source).inc()
+        return guess
+
+    def cluster(self, post: Post) -> ClusterRef | None:
+        if self._index is None:
+            return None
+        return self._index.observe(post.id, post.text, post.timestamp_ms)
+
+    def reads(self, lang: str) -> bool:
+        """True when the English model takes the post (its language, or undetermined)."""
+        return lang == UNDETERMINED or lang in self.options.model_languages
+
+    def reclassify(self, post: Post, lang: str, english: Mapping[str, Any]) -> Reclassified:
+        """A post the English model cannot read: the multilingual model's verdict, or review."""
+        model = self._multilingual
+        if model is not None and model.supports(lang):
+            prediction = model.predict([post.text])[0]
+            package = model.package
+            return Reclassified(prediction.as_dict(), package.thresholds, package.review_floors)
+        readers = [f"{_model_id(english)}: {', '.join(self.options.model_languages)}"]
+        if model is not None:
+            readers.append(f"{model.package.model_id}: {', '.join(model.package.languages)}")
+        reason = f"language '{lang}' is read by no model here ({'; '.join(readers)})"
+        return Reclassified(dict(english), {}, {}, reason)
+
+
+def _model_id(classification: Mapping[str, Any]) -> str:
+    model = classification.get("model")
+    if isinstance(model, Mapping):
+        return f"{model.get('name')}@{model.get('version')}"
+    return "the model"
