@@ -47,7 +47,9 @@ def test_the_posts_own_language_wins() -> None:
 
 
 def test_a_no_language_tag_falls_back_to_detection() -> None:
-    guess = shared_identifier().of_post({"text": "Necesitamos agua y comida en Ponce", "lang": "und"})
+    guess = shared_identifier().of_post(
+        {"text": "Necesitamos agua y comida en Ponce", "lang": "und"}
+    )
     assert (guess.lang, guess.source) == ("es", "detected")
 
 
