@@ -9,8 +9,9 @@ the contract. Topic = ``<prefix>.<route>``.
 
 The routed message (:func:`routed_message`) is the one wire format of a routed post, read by the
 dashboard, the watcher and the benchmarks: the post's own fields, then ``lang`` (the post's own
-tag when it names a language, else the identified one; ``und`` when unsure), ``language``
-(``source``: post or detected, ``confidence``), ``cluster_id`` and ``cluster_size`` (its
+tag, untouched, when it names a language; else the identified one, ``und`` when unsure),
+``language`` (``lang``: the primary subtag routing used, ``source``: post or detected,
+``confidence``), ``cluster_id`` and ``cluster_size`` (its
 near-duplicate cluster: the id of the cluster's first post and its posts so far),
 ``classification`` (label, probabilities, model, route, and ``review_reason`` when set),
 ``enrichment``, ``ingested_at``, ``routed_at`` and ``kafka`` (where the input came from).
@@ -77,8 +78,13 @@ def routed_message(
     """The routed value (see module docstring)."""
     message = dict(post.fields)
     if language is not None:
-        message["lang"] = language.lang
-        message["language"] = {"source": language.source, "confidence": language.confidence}
+        if language.source != "post":  # the post's own tag is kept as written
+            message["lang"] = language.lang
+        message["language"] = {
+            "lang": language.lang,
+            "source": language.source,
+            "confidence": language.confidence,
+        }
     if cluster is not None:
         message["cluster_id"] = cluster.cluster_id
         message["cluster_size"] = cluster.cluster_size

@@ -142,6 +142,7 @@ class Dashboard:
             },
             "items": items,
             "counts": self.store.counts(),
+            "totals": self.store.totals(),
             "matches": match_all(items),
             "health": self.health(),
         }
@@ -155,6 +156,7 @@ class Dashboard:
             if self.store.counts_version != counts_seen:
                 counts_seen = self.store.counts_version
                 self.store.publish("counts", self.store.counts())
+                self.store.publish("totals", self.store.totals())
             if self.store.version != matches_seen and now >= next_matches:
                 matches_seen = self.store.version
                 next_matches = now + MATCHES_EVERY_S

@@ -164,6 +164,7 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
             "--bounded",
             "--batch-size", "16",
             "--max-text-chars", str(MAX_TEXT_CHARS),
+            "--multilingual-model", "none",
             "--runner=FnApiRunner",  # a Beam flag, passed through
         ]
     )  # fmt: skip
@@ -207,6 +208,11 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
             assert {k: value[k] for k in post} == post  # the input post, untouched
             cls = value["classification"]
             assert cls["route"] == route
+            assert value["lang"] == post["lang"] and value["language"]["source"] == "post"
+            assert value["cluster_id"] and value["cluster_size"] >= 1
+            if post["lang"] != "en":  # no multilingual model here: review, with the reason
+                assert route == "review" and f"language '{post['lang']}'" in cls["review_reason"]
+                continue
             assert cls["model"] == {"name": package.name, "version": package.version}
             assert list(cls["probabilities"]) == list(LABEL_ROUTES)
             assert abs(sum(cls["probabilities"].values()) - 1) < 1e-4
