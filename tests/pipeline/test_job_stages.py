@@ -21,11 +21,11 @@ from pipeline.routing import ROUTES
 PLEA = "URGENT: my grandmother in Ponce needs insulin. Roads are blocked, nobody came. Please RT"
 EDITS = ("", " !!", " #PuertoRico", " please share", " 🙏")
 OTHERS = {
-    "en-offer": ("Free hot meals and drinking water at the Caguas community center until 6pm", "en"),
+    "en-offer": ("Free hot meals and drinking water at the Caguas community center today", "en"),
     "es-request": ("Necesitamos agua potable y medicinas en Utuado, por favor ayuda urgente", "es"),
     "es-support": ("Fuerza Puerto Rico, estamos rezando por todas las familias afectadas", "es"),
     "fr-request": ("Nous avons besoin d'eau potable et de couvertures à Ponce, aidez-nous", "fr"),
-    "id-request": ("Tolong kami butuh air bersih dan makanan di pengungsian, anak-anak lapar", "id"),
+    "id-request": ("Tolong kami butuh air bersih dan makanan di pengungsian, anak lapar", "id"),
 }  # fmt: skip
 
 

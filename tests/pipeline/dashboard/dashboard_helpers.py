@@ -44,8 +44,10 @@ def make_routed(
     post = Post(fields, "crisis.posts", 0, 0, int(time.time() * 1000), utc_now_iso())
     classification = {"label": label, "probabilities": probabilities, "model": MODEL}
     ref = ClusterRef(*cluster) if cluster else None
-    message = routed_message(post, classification, route, utc_now_iso(), enrich(fields), cluster=ref)
-    return route, message
+    enrichment = enrich(fields)
+    return route, routed_message(
+        post, classification, route, utc_now_iso(), enrichment, cluster=ref
+    )
 
 
 class RunningDashboard:
