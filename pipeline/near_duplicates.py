@@ -1,11 +1,12 @@
 """Near-duplicate collapse: retweets and lightly edited copies of a post share one cluster.
 
-A post's text is reduced to its dedup key (:func:`distill.normalize.dedup_key`: retweet prefix,
-@mentions, URLs, case and punctuation removed). Posts with the same key are copies; otherwise
-a MinHash (datasketch) of the key's word shingles is looked up in a MinHash LSH index of the
-clusters seen in the last ``window_s`` seconds, and the closest cluster whose estimated
-Jaccard similarity reaches ``threshold`` takes the post. Only a cluster's first post is indexed
-(no chaining: a copy of a copy of a copy cannot drift into an unrelated post).
+A post's text is reduced to its dedup key (:func:`post_key`: HTML entities decoded, retweet
+prefix, @mentions, URLs, case and punctuation removed). Posts with the same key are copies;
+otherwise a MinHash signature of the key's word bigrams (64 hash functions) is looked up in a
+banded LSH index (16 bands of 4 rows) of the clusters seen in the last ``window_s`` seconds, and
+the closest candidate whose estimated Jaccard similarity reaches ``threshold`` takes the post.
+Only a cluster's first post is indexed (no chaining: a copy of a copy of a copy cannot drift
+into an unrelated post).
 
 Every post gets a :class:`ClusterRef`: ``cluster_id`` (the id of the cluster's first post, its
 own id for a new post) and ``cluster_size`` (posts of the cluster so far, this one included).
@@ -15,25 +16,30 @@ Memory is bounded: clusters unseen for ``window_s`` (by the posts' own Kafka tim
 and beyond ``max_clusters`` the least recently seen is evicted. The same post id seen again
 (Kafka's at-least-once redelivery) returns its cluster without growing it. State is per process:
 on a distributed runner each worker process collapses the posts it reads.
+
+Why not datasketch's MinHashLSH: it was the first version (same parameters); on this machine it
+cost ~500-1600 µs and ~4.2 KB per cluster (a MinHash object per post, ten sets per key), against
+a budget of ~0.3 ms per post for every stage together. The banded index here is ~60 lines of
+numpy and dicts (benchmarks/near_duplicates.py, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
-from distill.normalize import dedup_key, normalize_text
 from pipeline import metrics
 
 DEFAULT_WINDOW_S = 6 * 3600.0
 DEFAULT_MAX_CLUSTERS = 50_000
 DEFAULT_THRESHOLD = 0.6
-DEFAULT_NUM_PERM = 64
+BANDS, ROWS = 16, 4  # 64 hash functions; the S-curve's midpoint is (1/16)^(1/4) = 0.5
 SHINGLE_WORDS = 2
 MIN_LSH_WORDS = 4  # shorter keys are only matched exactly (too few shingles to estimate from)
 
@@ -43,7 +49,6 @@ class DuplicateOptions:
     """Tuning of the near-duplicate index."""
 
     threshold: float = DEFAULT_THRESHOLD  # Jaccard similarity of word-bigram sets to collapse
-    num_perm: int = DEFAULT_NUM_PERM
     window_s: float = DEFAULT_WINDOW_S  # a cluster unseen this long expires
     max_clusters: int = DEFAULT_MAX_CLUSTERS
 
@@ -57,27 +62,54 @@ class ClusterRef:
 
 
 class _Cluster:
-    __slots__ = ("cluster_id", "key", "minhash", "size", "last_seen_ms")
+    __slots__ = ("cluster_id", "key", "signature", "size", "last_seen_ms")
 
-    def __init__(self, cluster_id: str, key: str, minhash: MinHash | None, seen_ms: int):
+    def __init__(self, cluster_id: str, key: str, signature: np.ndarray | None, seen_ms: int):
         self.cluster_id = cluster_id
         self.key = key
-        self.minhash = minhash
+        self.signature = signature
         self.size = 1
         self.last_seen_ms = seen_ms
 
 
+_URL = re.compile(r"(?:https?://|www\.)\S+|\bt\.co/\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+_RETWEET = re.compile(r"^(?:\s*(?:rt|mt)\b\s*:?\s*)+", re.IGNORECASE)
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_VIA = re.compile(r"\b(?:rt|via)\b")
+_PRIME = (1 << 61) - 1
+_RNG = np.random.default_rng(20261130)
+_A = _RNG.integers(1, 1 << 32, size=BANDS * ROWS, dtype=np.uint64)  # h < 2^32: no overflow
+_B = _RNG.integers(0, 1 << 32, size=BANDS * ROWS, dtype=np.uint64)
+
+
+def post_key(text: str) -> str:
+    """The text a post is compared by: lower-case words only, no retweet prefix, mentions,
+    links or punctuation (``RT @a: Need WATER!! https://t.co/x`` → ``need water``)."""
+    text = _MENTION.sub(" ", _URL.sub(" ", html.unescape(text)))
+    text = _NON_WORD.sub(" ", _RETWEET.sub("", text.strip()).lower())
+    return " ".join(_VIA.sub(" ", text).split())
+
+
 def shingles(key: str, width: int = SHINGLE_WORDS) -> list[bytes]:
-    """Word ``width``-grams of a dedup key, UTF-8 encoded (the key's words when shorter)."""
+    """Word ``width``-grams of a dedup key, UTF-8 encoded (the key itself when shorter)."""
     words = key.split(" ")
     if len(words) <= width:
         return [key.encode("utf-8")]
     return [" ".join(words[i : i + width]).encode("utf-8") for i in range(len(words) - width + 1)]
 
 
-def post_key(text: str) -> str:
-    """The text a post is compared by (see module docstring)."""
-    return dedup_key(normalize_text(text))
+def signature(key: str) -> np.ndarray:
+    """MinHash signature of the key's shingles: 64 × uint32 (CRC-32, then (a·h + b) mod p)."""
+    hashes = np.fromiter((zlib.crc32(s) for s in shingles(key)), dtype=np.uint64)
+    permuted = (hashes[:, None] * _A + _B) % np.uint64(_PRIME)
+    return (permuted.min(axis=0) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def _band_keys(sig: np.ndarray) -> list[int]:
+    raw = sig.tobytes()
+    step = ROWS * 4
+    return [hash(raw[i : i + step]) for i in range(0, len(raw), step)]
 
 
 class NearDuplicateIndex:
@@ -85,15 +117,14 @@ class NearDuplicateIndex:
 
     def __init__(self, options: DuplicateOptions | None = None):
         self.options = options or DuplicateOptions()
-        self._lsh = MinHashLSH(threshold=self.options.threshold, num_perm=self.options.num_perm)
+        self._bands: list[dict[int, str]] = [{} for _ in range(BANDS)]  # band key → cluster
         self._clusters: OrderedDict[str, _Cluster] = OrderedDict()  # least recently seen first
         self._by_key: dict[str, _Cluster] = {}
         self._post_cluster: OrderedDict[str, str] = OrderedDict()  # recent post id → cluster id
         self._newest_ms = 0
         self._lock = threading.Lock()
-        # One permutation set for every MinHash (datasketch would rebuild it per object); CRC-32
-        # hashes the shingles (deterministic, ~2x faster here than datasketch's default SHA-1).
-        self._template = MinHash(num_perm=self.options.num_perm, seed=1, hashfunc=zlib.crc32)
+        self._first_posts = metrics.DUPLICATE_POSTS.labels(kind="first")
+        self._copies = metrics.DUPLICATE_POSTS.labels(kind="copy")
 
     def __len__(self) -> int:
         return len(self._clusters)
@@ -108,46 +139,54 @@ class NearDuplicateIndex:
             self._newest_ms = max(self._newest_ms, timestamp_ms)
             self._expire()
             cluster = self._by_key.get(key) if key else None
-            minhash = None
+            sig = bands = None
             if cluster is None and key.count(" ") + 1 >= MIN_LSH_WORDS:
-                minhash = self._minhash(key)
-                cluster = self._closest(minhash)
+                sig = signature(key)
+                bands = _band_keys(sig)
+                cluster = self._closest(sig, bands)
             if cluster is None:
-                cluster = self._add(post_id, key, minhash, timestamp_ms)
-                metrics.DUPLICATE_POSTS.labels(kind="first").inc()
+                cluster = self._add(post_id, key, sig, bands, timestamp_ms)
+                self._first_posts.inc()
             else:
                 cluster.size += 1
                 cluster.last_seen_ms = max(cluster.last_seen_ms, timestamp_ms)
                 self._clusters.move_to_end(cluster.cluster_id)
-                metrics.DUPLICATE_POSTS.labels(kind="copy").inc()
+                self._copies.inc()
             self._remember(post_id, cluster.cluster_id)
             return ClusterRef(cluster.cluster_id, cluster.size)
 
-    def _minhash(self, key: str) -> MinHash:
-        minhash = self._template.copy()
-        minhash.update_batch(shingles(key))
-        return minhash
-
-    def _closest(self, minhash: MinHash) -> _Cluster | None:
+    def _closest(self, sig: np.ndarray, bands: list[int]) -> _Cluster | None:
         best, best_similarity = None, self.options.threshold
-        for cluster_id in self._lsh.query(minhash):
-            cluster = self._clusters.get(cluster_id)
-            if cluster is None or cluster.minhash is None:
+        seen: set[str] = set()
+        for table, band in zip(self._bands, bands, strict=True):
+            cluster_id = table.get(band)
+            if cluster_id is None or cluster_id in seen:
                 continue
-            similarity = float(np.mean(cluster.minhash.hashvalues == minhash.hashvalues))
+            seen.add(cluster_id)
+            cluster = self._clusters.get(cluster_id)
+            if cluster is None or cluster.signature is None:
+                continue
+            similarity = float(np.count_nonzero(cluster.signature == sig)) / sig.size
             if similarity >= best_similarity:
                 best, best_similarity = cluster, similarity
         return best
 
-    def _add(self, post_id: str, key: str, minhash: MinHash | None, seen_ms: int) -> _Cluster:
+    def _add(
+        self,
+        post_id: str,
+        key: str,
+        sig: np.ndarray | None,
+        bands: list[int] | None,
+        seen_ms: int,
+    ) -> _Cluster:
         if post_id in self._clusters:  # an id reused for different text: keep the first
             post_id = f"{post_id}#{self._newest_ms}"
-        cluster = _Cluster(post_id, key, minhash, seen_ms)
+        cluster = _Cluster(post_id, key, sig, seen_ms)
         self._clusters[post_id] = cluster
         if key:
             self._by_key.setdefault(key, cluster)
-        if minhash is not None:
-            self._lsh.insert(post_id, minhash, check_duplication=False)
+        for table, band in zip(self._bands, bands or (), strict=False):
+            table.setdefault(band, post_id)  # the bucket's first cluster answers for it
         while len(self._clusters) > self.options.max_clusters:
             self._evict("capacity")
         metrics.DUPLICATE_CLUSTERS.set(len(self._clusters))
@@ -175,8 +214,10 @@ class NearDuplicateIndex:
         _, cluster = self._clusters.popitem(last=False)
         if self._by_key.get(cluster.key) is cluster:
             del self._by_key[cluster.key]
-        if cluster.minhash is not None:
-            self._lsh.remove(cluster.cluster_id)
+        if cluster.signature is not None:
+            for table, band in zip(self._bands, _band_keys(cluster.signature), strict=True):
+                if table.get(band) == cluster.cluster_id:
+                    del table[band]
         metrics.DUPLICATE_EVICTIONS.labels(reason=reason).inc()
 
 
