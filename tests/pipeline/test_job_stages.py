@@ -25,7 +25,7 @@ OTHERS = {
     "es-request": ("Necesitamos agua potable y medicinas en Utuado, por favor ayuda urgente", "es"),
     "es-support": ("Fuerza Puerto Rico, estamos rezando por todas las familias afectadas", "es"),
     "fr-request": ("Nous avons besoin d'eau potable et de couvertures à Ponce, aidez-nous", "fr"),
-    "id-request": ("Tolong kami butuh air bersih dan makanan di pengungsian, anak lapar", "id"),
+    "el-request": ("Χρειαζόμαστε νερό και φάρμακα στην Πάτρα, βοήθεια παρακαλώ", "el"),
 }  # fmt: skip
 
 
@@ -93,9 +93,9 @@ def test_languages_and_a_retweet_storm_through_the_broker(kafka_settings) -> Non
         if lang in ("es", "fr"):
             assert model == "triage-multilingual"
             assert "review_reason" not in value["classification"]
-        elif lang == "id":  # read by no model: review, never other
+        elif lang == "el":  # read by no model: review, never other
             assert route == "review"
-            assert "language 'id'" in value["classification"]["review_reason"]
+            assert "language 'el'" in value["classification"]["review_reason"]
         else:
             assert model != "triage-multilingual"
     assert routed["es-request"][0] in ("requests", "review")
