@@ -22,7 +22,7 @@ from pipeline.kafka import (
 )
 from pipeline.kafka.clients import check_reachable
 from pipeline.options import TriageOptions
-from pipeline.post_stages import DEFAULT_MODEL_LANGUAGES, PostStageOptions
+from pipeline.post_stages import DEFAULT_MODEL_LANGUAGES, PostStageOptions, PostStages
 from pipeline.routing import output_topics
 from pipeline.transforms import TriagePosts
 
@@ -122,6 +122,9 @@ def run_job(
     """
     job = options.view_as(TriageOptions)
     model = model_handler_for(job)  # a bad model fails before any Kafka traffic
+    # Language id and the multilingual encoder load here, once per process (FnApiRunner's
+    # workers share them), so their seconds of start-up are not paid by the first posts.
+    PostStages(post_stage_options(job, model[1])).load()
     check_reachable(settings)  # a wrong address: one line at once, not bootstrap retries
     prepare_topics(settings, job.input_topic, job.output_prefix)
     try:

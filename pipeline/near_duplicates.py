@@ -4,7 +4,11 @@ A post's text is reduced to its dedup key (:func:`post_key`: HTML entities decod
 prefix, @mentions, URLs, case and punctuation removed). Posts with the same key are copies;
 otherwise a MinHash signature of the key's word bigrams (64 hash functions) is looked up in a
 banded LSH index (16 bands of 4 rows) of the clusters seen in the last ``window_s`` seconds, and
-the closest candidate whose estimated Jaccard similarity reaches ``threshold`` takes the post.
+the closest candidate whose estimated Jaccard similarity reaches ``threshold`` takes the post,
+provided both name compatible *anchors*: the same places (gazetteer), resource types (lexicon)
+and numbers, one set containing the other (a truncated retweet may lose some). Template-like
+posts that differ only in the town or the need ("need insulin in Ponce" / "need water in
+Caguas") are different requests and stay apart.
 Only a cluster's first post is indexed (no chaining: a copy of a copy of a copy cannot drift
 into an unrelated post).
 
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import metrics
+from pipeline.enrich import places_and_resources
 
 DEFAULT_WINDOW_S = 6 * 3600.0
 DEFAULT_MAX_CLUSTERS = 50_000
@@ -62,14 +67,24 @@ class ClusterRef:
 
 
 class _Cluster:
-    __slots__ = ("cluster_id", "key", "signature", "size", "last_seen_ms")
+    __slots__ = ("cluster_id", "key", "text", "signature", "size", "last_seen_ms", "_anchors")
 
-    def __init__(self, cluster_id: str, key: str, signature: np.ndarray | None, seen_ms: int):
+    def __init__(
+        self, cluster_id: str, key: str, text: str, signature: np.ndarray | None, seen_ms: int
+    ):
         self.cluster_id = cluster_id
         self.key = key
+        self.text = text if signature is not None else ""  # kept only to check anchors
         self.signature = signature
+        self._anchors: tuple[frozenset[str], ...] | None = None
         self.size = 1
         self.last_seen_ms = seen_ms
+
+    def anchors(self) -> tuple[frozenset[str], ...]:
+        if self._anchors is None:
+            self._anchors = anchors(self.text, self.key)
+            self.text = ""
+        return self._anchors
 
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|\bt\.co/\S+", re.IGNORECASE)
@@ -77,10 +92,10 @@ _MENTION = re.compile(r"(?<![\w@])@\w+")
 _RETWEET = re.compile(r"^(?:\s*(?:rt|mt)\b\s*:?\s*)+", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _VIA = re.compile(r"\b(?:rt|via)\b")
-_PRIME = (1 << 61) - 1
 _RNG = np.random.default_rng(20261130)
-_A = _RNG.integers(1, 1 << 32, size=BANDS * ROWS, dtype=np.uint64)  # h < 2^32: no overflow
-_B = _RNG.integers(0, 1 << 32, size=BANDS * ROWS, dtype=np.uint64)
+# Multiply-shift hashing (Dietzfelbinger): the high 32 bits of a·h + b mod 2^64, a odd.
+_A = _RNG.integers(1, 1 << 63, size=BANDS * ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _RNG.integers(0, 1 << 63, size=BANDS * ROWS, dtype=np.uint64)
 
 
 def post_key(text: str) -> str:
@@ -100,10 +115,23 @@ def shingles(key: str, width: int = SHINGLE_WORDS) -> list[bytes]:
 
 
 def signature(key: str) -> np.ndarray:
-    """MinHash signature of the key's shingles: 64 × uint32 (CRC-32, then (a·h + b) mod p)."""
+    """MinHash signature of the key's shingles: 64 × uint32 (CRC-32, then 64 hash functions)."""
     hashes = np.fromiter((zlib.crc32(s) for s in shingles(key)), dtype=np.uint64)
-    permuted = (hashes[:, None] * _A + _B) % np.uint64(_PRIME)
-    return (permuted.min(axis=0) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    with np.errstate(over="ignore"):  # wrapping mod 2^64 is the point
+        permuted = (hashes[:, None] * _A + _B) >> np.uint64(32)
+    return permuted.min(axis=0).astype(np.uint32)
+
+
+def anchors(text: str, key: str) -> tuple[frozenset[str], ...]:
+    """Places, resource types and numbers a post names (see module docstring)."""
+    places, resources = places_and_resources(text)
+    numbers = frozenset(w for w in key.split(" ") if any(c.isdigit() for c in w))
+    return places, resources, numbers
+
+
+def compatible(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> bool:
+    """True when every anchor set of one post contains the other's, or is contained in it."""
+    return all(x <= y or y <= x for x, y in zip(a, b, strict=True))
 
 
 def _band_keys(sig: np.ndarray) -> list[int]:
@@ -143,9 +171,9 @@ class NearDuplicateIndex:
             if cluster is None and key.count(" ") + 1 >= MIN_LSH_WORDS:
                 sig = signature(key)
                 bands = _band_keys(sig)
-                cluster = self._closest(sig, bands)
+                cluster = self._closest(sig, bands, text, key)
             if cluster is None:
-                cluster = self._add(post_id, key, sig, bands, timestamp_ms)
+                cluster = self._add(post_id, key, text, sig, bands, timestamp_ms)
                 self._first_posts.inc()
             else:
                 cluster.size += 1
@@ -155,8 +183,9 @@ class NearDuplicateIndex:
             self._remember(post_id, cluster.cluster_id)
             return ClusterRef(cluster.cluster_id, cluster.size)
 
-    def _closest(self, sig: np.ndarray, bands: list[int]) -> _Cluster | None:
+    def _closest(self, sig: np.ndarray, bands: list[int], text: str, key: str) -> _Cluster | None:
         best, best_similarity = None, self.options.threshold
+        own: tuple[frozenset[str], ...] | None = None
         seen: set[str] = set()
         for table, band in zip(self._bands, bands, strict=True):
             cluster_id = table.get(band)
@@ -167,7 +196,10 @@ class NearDuplicateIndex:
             if cluster is None or cluster.signature is None:
                 continue
             similarity = float(np.count_nonzero(cluster.signature == sig)) / sig.size
-            if similarity >= best_similarity:
+            if similarity < best_similarity:
+                continue
+            own = own if own is not None else anchors(text, key)
+            if compatible(own, cluster.anchors()):
                 best, best_similarity = cluster, similarity
         return best
 
@@ -175,13 +207,14 @@ class NearDuplicateIndex:
         self,
         post_id: str,
         key: str,
+        text: str,
         sig: np.ndarray | None,
         bands: list[int] | None,
         seen_ms: int,
     ) -> _Cluster:
         if post_id in self._clusters:  # an id reused for different text: keep the first
             post_id = f"{post_id}#{self._newest_ms}"
-        cluster = _Cluster(post_id, key, sig, seen_ms)
+        cluster = _Cluster(post_id, key, text, sig, seen_ms)
         self._clusters[post_id] = cluster
         if key:
             self._by_key.setdefault(key, cluster)

@@ -64,3 +64,34 @@ def test_the_size_cap_evicts_the_least_recently_seen_cluster() -> None:
 
 def _evictions(reason: str) -> float:
     return metrics.DUPLICATE_EVICTIONS.labels(reason=reason)._value.get()  # noqa: SLF001
+
+
+def test_similar_posts_about_another_town_or_need_stay_apart() -> None:
+    index = NearDuplicateIndex()
+    index.observe("a", "URGENT: my grandmother in Ponce needs insulin, roads blocked. Please RT", 0)
+    town = index.observe(
+        "b", "URGENT: my grandmother in Caguas needs insulin, roads blocked. Please RT", 1
+    )
+    need = index.observe(
+        "c", "URGENT: my grandmother in Ponce needs diapers, roads blocked. Please RT", 2
+    )
+    assert (town.cluster_id, need.cluster_id) == ("b", "c")
+
+
+def test_signatures_estimate_jaccard_similarity_without_bias() -> None:
+    import random
+
+    import numpy as np
+
+    from pipeline.near_duplicates import shingles, signature
+
+    rng = random.Random(0)
+    errors = []
+    for _ in range(200):
+        words = [f"w{rng.randrange(10**6)}" for _ in range(30)]
+        keep = rng.randrange(5, 30)
+        other = words[:keep] + [f"z{rng.randrange(10**6)}" for _ in range(30 - keep)]
+        a, b = set(shingles(" ".join(words))), set(shingles(" ".join(other)))
+        estimate = float(np.mean(signature(" ".join(words)) == signature(" ".join(other))))
+        errors.append(estimate - len(a & b) / len(a | b))
+    assert abs(float(np.mean(errors))) < 0.02 and float(np.std(errors)) < 0.08
