@@ -104,6 +104,7 @@ class SentenceEncoder:
 
         self._model = USE(threads=threads)
         self._lock = threading.Lock()  # the numpy backend keeps per-call buffers
+        self._model.encode(["warm up"])  # USE loads its weights (~3 s) on first use: now
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -96,6 +96,7 @@ _RNG = np.random.default_rng(20261130)
 # Multiply-shift hashing (Dietzfelbinger): the high 32 bits of a·h + b mod 2^64, a odd.
 _A = _RNG.integers(1, 1 << 63, size=BANDS * ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _B = _RNG.integers(0, 1 << 63, size=BANDS * ROWS, dtype=np.uint64)
+_SHIFT = np.uint64(32)
 
 
 def post_key(text: str) -> str:
@@ -116,9 +117,8 @@ def shingles(key: str, width: int = SHINGLE_WORDS) -> list[bytes]:
 
 def signature(key: str) -> np.ndarray:
     """MinHash signature of the key's shingles: 64 × uint32 (CRC-32, then 64 hash functions)."""
-    hashes = np.fromiter((zlib.crc32(s) for s in shingles(key)), dtype=np.uint64)
-    with np.errstate(over="ignore"):  # wrapping mod 2^64 is the point
-        permuted = (hashes[:, None] * _A + _B) >> np.uint64(32)
+    hashes = np.array(list(map(zlib.crc32, shingles(key))), dtype=np.uint64)[:, None]
+    permuted = (hashes * _A + _B) >> _SHIFT  # array arithmetic wraps mod 2^64 silently
     return permuted.min(axis=0).astype(np.uint32)
 
 
