@@ -30,6 +30,8 @@ class Seen:
     examples: dict[str, str] = field(default_factory=dict)  # route → one text
     first_ms: int | None = None
     last_ms: int | None = None
+    languages: Counter = field(default_factory=Counter)  # routed posts by `lang`
+    clusters: Counter = field(default_factory=Counter)  # cluster_id → routed copies
 
     @property
     def total(self) -> int:
@@ -89,6 +91,8 @@ class OutputWatcher:
                 dict(s.examples),
                 s.first_ms,
                 s.last_ms,
+                Counter(s.languages),
+                Counter(s.clusters),
             )
 
     def wait_for(self, total: int, timeout_s: float) -> Seen:
@@ -145,6 +149,9 @@ class OutputWatcher:
                         seen.reason_of[origin] = value.get("reason")
                 else:
                     seen.labels[value["classification"]["label"]] += 1
+                    seen.languages[value.get("lang") or "und"] += 1
+                    if value.get("cluster_id"):
+                        seen.clusters[value["cluster_id"]] += 1
                     seen.examples.setdefault(route, value.get("text", ""))
                 sent_ms = kafka.get("timestamp_ms")
                 if sent_ms is not None:
