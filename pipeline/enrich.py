@@ -427,12 +427,3 @@ def enrich(post: dict[str, Any]) -> dict[str, Any]:
         "resources": find_resources(normalized.text.lower()),
         "location": locate(post, normalized),
     }
-
-
-def places_and_resources(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Names of the gazetteer places and the resource types a text mentions (the near-duplicate
-    stage's check that two similar posts are about the same place and needs)."""
-    normalized = _normalize(text)
-    places = find_places(normalized.text, normalized.lower_hashtags)
-    resources = find_resources(normalized.text.lower())
-    return frozenset(p.name for p in places), frozenset(resources)

@@ -2,13 +2,16 @@
 
 A post's text is reduced to its dedup key (:func:`post_key`: HTML entities decoded, retweet
 prefix, @mentions, URLs, case and punctuation removed). Posts with the same key are copies;
-otherwise a MinHash signature of the key's word bigrams (64 hash functions) is looked up in a
-banded LSH index (16 bands of 4 rows) of the clusters seen in the last ``window_s`` seconds, and
-the closest candidate whose estimated Jaccard similarity reaches ``threshold`` takes the post,
-provided both name compatible *anchors*: the same places (gazetteer), resource types (lexicon)
-and numbers, one set containing the other (a truncated retweet may lose some). Template-like
-posts that differ only in the town or the need ("need insulin in Ponce" / "need water in
-Caguas") are different requests and stay apart.
+otherwise a bottom-k MinHash sketch of the key's word bigrams (the ``SKETCH`` smallest CRC-32
+hashes) is looked up in an index of the clusters seen in the last ``window_s`` seconds (each
+cluster is found under its ``LOOKUPS`` smallest hashes: two sets with Jaccard similarity J share
+their smallest hash with probability J, so a J = 0.6 copy is missed with probability ~0.4^4),
+and the closest candidate whose estimated Jaccard similarity reaches ``threshold`` takes the post,
+provided both name compatible *anchors*: the same place (the enrichment's gazetteer place),
+resource types (lexicon) and numbers, one set containing the other (a truncated retweet may
+lose some). The job passes the enrichment it computes anyway, so the check costs nothing extra.
+Template-like posts that differ only in the town or the need ("need insulin in Ponce" / "need
+water in Caguas") are different requests and stay apart.
 Only a cluster's first post is indexed (no chaining: a copy of a copy of a copy cannot drift
 into an unrelated post).
 
@@ -21,10 +24,11 @@ and beyond ``max_clusters`` the least recently seen is evicted. The same post id
 (Kafka's at-least-once redelivery) returns its cluster without growing it. State is per process:
 on a distributed runner each worker process collapses the posts it reads.
 
-Why not datasketch's MinHashLSH: it was the first version (same parameters); on this machine it
-cost ~500-1600 µs and ~4.2 KB per cluster (a MinHash object per post, ten sets per key), against
-a budget of ~0.3 ms per post for every stage together. The banded index here is ~60 lines of
-numpy and dicts (benchmarks/near_duplicates.py, benchmarks/RESULTS.md).
+Why not datasketch's MinHashLSH: it was the first version; on this machine it cost ~500-1600 µs
+and ~4.2 KB per cluster (a MinHash object per post, ten sets per key); a numpy 64-permutation
+MinHash with a banded index came next and still cost ~280 µs per post inside the job. The
+bottom-k sketch here needs one CRC-32 per shingle and a sort, in plain Python
+(benchmarks/near_duplicates.py, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -34,17 +38,18 @@ import re
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 from pipeline import metrics
-from pipeline.enrich import places_and_resources
+from pipeline.enrich import enrich
 
 DEFAULT_WINDOW_S = 6 * 3600.0
 DEFAULT_MAX_CLUSTERS = 50_000
 DEFAULT_THRESHOLD = 0.6
-BANDS, ROWS = 16, 4  # 64 hash functions; the S-curve's midpoint is (1/16)^(1/4) = 0.5
+SKETCH = 24  # smallest shingle hashes kept per cluster (the Jaccard estimate's sample)
+LOOKUPS = 4  # of which the smallest few index the cluster
 SHINGLE_WORDS = 2
 MIN_LSH_WORDS = 4  # shorter keys are only matched exactly (too few shingles to estimate from)
 
@@ -67,22 +72,29 @@ class ClusterRef:
 
 
 class _Cluster:
-    __slots__ = ("cluster_id", "key", "text", "signature", "size", "last_seen_ms", "_anchors")
+    __slots__ = ("cluster_id", "key", "text", "sketch", "size", "last_seen_ms", "_anchors")
 
     def __init__(
-        self, cluster_id: str, key: str, text: str, signature: np.ndarray | None, seen_ms: int
+        self,
+        cluster_id: str,
+        key: str,
+        text: str,
+        sketch: tuple[int, ...] | None,
+        seen_ms: int,
+        anchors: Anchors | None,
     ):
         self.cluster_id = cluster_id
         self.key = key
-        self.text = text if signature is not None else ""  # kept only to check anchors
-        self.signature = signature
-        self._anchors: tuple[frozenset[str], ...] | None = None
+        self.sketch = sketch
+        # The text is kept only while its anchors may still be needed and are not known.
+        self.text = text if sketch is not None and anchors is None else ""
+        self._anchors = anchors
         self.size = 1
         self.last_seen_ms = seen_ms
 
-    def anchors(self) -> tuple[frozenset[str], ...]:
+    def anchors(self) -> Anchors:
         if self._anchors is None:
-            self._anchors = anchors(self.text, self.key)
+            self._anchors = text_anchors(self.text, self.key)
             self.text = ""
         return self._anchors
 
@@ -92,11 +104,6 @@ _MENTION = re.compile(r"(?<![\w@])@\w+")
 _RETWEET = re.compile(r"^(?:\s*(?:rt|mt)\b\s*:?\s*)+", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _VIA = re.compile(r"\b(?:rt|via)\b")
-_RNG = np.random.default_rng(20261130)
-# Multiply-shift hashing (Dietzfelbinger): the high 32 bits of a·h + b mod 2^64, a odd.
-_A = _RNG.integers(1, 1 << 63, size=BANDS * ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-_B = _RNG.integers(0, 1 << 63, size=BANDS * ROWS, dtype=np.uint64)
-_SHIFT = np.uint64(32)
 
 
 def post_key(text: str) -> str:
@@ -115,29 +122,43 @@ def shingles(key: str, width: int = SHINGLE_WORDS) -> list[bytes]:
     return [" ".join(words[i : i + width]).encode("utf-8") for i in range(len(words) - width + 1)]
 
 
-def signature(key: str) -> np.ndarray:
-    """MinHash signature of the key's shingles: 64 × uint32 (CRC-32, then 64 hash functions)."""
-    hashes = np.array(list(map(zlib.crc32, shingles(key))), dtype=np.uint64)[:, None]
-    permuted = (hashes * _A + _B) >> _SHIFT  # array arithmetic wraps mod 2^64 silently
-    return permuted.min(axis=0).astype(np.uint32)
+def sketch(key: str) -> tuple[int, ...]:
+    """Bottom-k MinHash sketch of the key's shingles: its ``SKETCH`` smallest CRC-32 hashes."""
+    return tuple(sorted(set(map(zlib.crc32, shingles(key))))[:SKETCH])
 
 
-def anchors(text: str, key: str) -> tuple[frozenset[str], ...]:
-    """Places, resource types and numbers a post names (see module docstring)."""
-    places, resources = places_and_resources(text)
-    numbers = frozenset(w for w in key.split(" ") if any(c.isdigit() for c in w))
-    return places, resources, numbers
+def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """Jaccard similarity estimated from two bottom-k sketches: of the k smallest hashes of
+    their union, the share found in both (exact when both sets are smaller than k)."""
+    k = min(SKETCH, len(set(a) | set(b)))
+    union = sorted(set(a) | set(b))[:k]
+    both = set(a) & set(b)
+    return sum(h in both for h in union) / k if k else 0.0
 
 
-def compatible(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> bool:
+Anchors = tuple[frozenset[str], frozenset[str], frozenset[str]]
+"""(place, resource types, numbers) a post names."""
+
+
+def enrichment_anchors(enrichment: Mapping[str, Any], key: str) -> Anchors:
+    """Anchors from the job's enrichment (its gazetteer place, not a ``geo`` point's name)."""
+    location = enrichment.get("location") or {}
+    place = location.get("name") if location.get("method") == "gazetteer" else None
+    return (
+        frozenset((place,)) if place else frozenset(),
+        frozenset(enrichment.get("resources") or ()),
+        frozenset(w for w in key.split(" ") if any(c.isdigit() for c in w)),
+    )
+
+
+def text_anchors(text: str, key: str) -> Anchors:
+    """Anchors of a bare text (enriched here)."""
+    return enrichment_anchors(enrich({"text": text}), key)
+
+
+def compatible(a: Anchors, b: Anchors) -> bool:
     """True when every anchor set of one post contains the other's, or is contained in it."""
     return all(x <= y or y <= x for x, y in zip(a, b, strict=True))
-
-
-def _band_keys(sig: np.ndarray) -> list[int]:
-    raw = sig.tobytes()
-    step = ROWS * 4
-    return [hash(raw[i : i + step]) for i in range(0, len(raw), step)]
 
 
 class NearDuplicateIndex:
@@ -145,7 +166,7 @@ class NearDuplicateIndex:
 
     def __init__(self, options: DuplicateOptions | None = None):
         self.options = options or DuplicateOptions()
-        self._bands: list[dict[int, str]] = [{} for _ in range(BANDS)]  # band key → cluster
+        self._lookup: dict[int, str] = {}  # one of a cluster's smallest hashes → the cluster
         self._clusters: OrderedDict[str, _Cluster] = OrderedDict()  # least recently seen first
         self._by_key: dict[str, _Cluster] = {}
         self._post_cluster: OrderedDict[str, str] = OrderedDict()  # recent post id → cluster id
@@ -157,9 +178,20 @@ class NearDuplicateIndex:
     def __len__(self) -> int:
         return len(self._clusters)
 
-    def observe(self, post_id: str, text: str, timestamp_ms: int) -> ClusterRef:
-        """The post's cluster, after counting it in (a redelivered id is not counted twice)."""
+    def observe(
+        self,
+        post_id: str,
+        text: str,
+        timestamp_ms: int,
+        enrichment: Mapping[str, Any] | None = None,
+    ) -> ClusterRef:
+        """The post's cluster, after counting it in (a redelivered id is not counted twice).
+
+        ``enrichment`` (the job's, for this post) gives the anchors; without it they are
+        computed from the text when a similar cluster is found.
+        """
         key = post_key(text)
+        own = enrichment_anchors(enrichment, key) if enrichment is not None else None
         with self._lock:
             known = self._post_cluster.get(post_id)
             if known is not None and known in self._clusters:
@@ -167,13 +199,12 @@ class NearDuplicateIndex:
             self._newest_ms = max(self._newest_ms, timestamp_ms)
             self._expire()
             cluster = self._by_key.get(key) if key else None
-            sig = bands = None
+            sig = None
             if cluster is None and key.count(" ") + 1 >= MIN_LSH_WORDS:
-                sig = signature(key)
-                bands = _band_keys(sig)
-                cluster = self._closest(sig, bands, text, key)
+                sig = sketch(key)
+                cluster = self._closest(sig, text, key, own)
             if cluster is None:
-                cluster = self._add(post_id, key, text, sig, bands, timestamp_ms)
+                cluster = self._add(post_id, key, text, sig, timestamp_ms, own)
                 self._first_posts.inc()
             else:
                 cluster.size += 1
@@ -183,24 +214,25 @@ class NearDuplicateIndex:
             self._remember(post_id, cluster.cluster_id)
             return ClusterRef(cluster.cluster_id, cluster.size)
 
-    def _closest(self, sig: np.ndarray, bands: list[int], text: str, key: str) -> _Cluster | None:
+    def _closest(
+        self, sig: tuple[int, ...], text: str, key: str, own: Anchors | None
+    ) -> _Cluster | None:
         best, best_similarity = None, self.options.threshold
-        own: tuple[frozenset[str], ...] | None = None
         seen: set[str] = set()
-        for table, band in zip(self._bands, bands, strict=True):
-            cluster_id = table.get(band)
+        for value in sig[:LOOKUPS]:
+            cluster_id = self._lookup.get(value)
             if cluster_id is None or cluster_id in seen:
                 continue
             seen.add(cluster_id)
             cluster = self._clusters.get(cluster_id)
-            if cluster is None or cluster.signature is None:
+            if cluster is None or cluster.sketch is None:
                 continue
-            similarity = float(np.count_nonzero(cluster.signature == sig)) / sig.size
-            if similarity < best_similarity:
+            estimate = similarity(cluster.sketch, sig)
+            if estimate < best_similarity:
                 continue
-            own = own if own is not None else anchors(text, key)
+            own = own if own is not None else text_anchors(text, key)
             if compatible(own, cluster.anchors()):
-                best, best_similarity = cluster, similarity
+                best, best_similarity = cluster, estimate
         return best
 
     def _add(
@@ -208,18 +240,18 @@ class NearDuplicateIndex:
         post_id: str,
         key: str,
         text: str,
-        sig: np.ndarray | None,
-        bands: list[int] | None,
+        sig: tuple[int, ...] | None,
         seen_ms: int,
+        anchors: Anchors | None,
     ) -> _Cluster:
         if post_id in self._clusters:  # an id reused for different text: keep the first
             post_id = f"{post_id}#{self._newest_ms}"
-        cluster = _Cluster(post_id, key, text, sig, seen_ms)
+        cluster = _Cluster(post_id, key, text, sig, seen_ms, anchors)
         self._clusters[post_id] = cluster
         if key:
             self._by_key.setdefault(key, cluster)
-        for table, band in zip(self._bands, bands or (), strict=False):
-            table.setdefault(band, post_id)  # the bucket's first cluster answers for it
+        for value in (sig or ())[:LOOKUPS]:
+            self._lookup.setdefault(value, post_id)  # a hash's first cluster answers for it
         while len(self._clusters) > self.options.max_clusters:
             self._evict("capacity")
         metrics.DUPLICATE_CLUSTERS.set(len(self._clusters))
@@ -247,10 +279,9 @@ class NearDuplicateIndex:
         _, cluster = self._clusters.popitem(last=False)
         if self._by_key.get(cluster.key) is cluster:
             del self._by_key[cluster.key]
-        if cluster.signature is not None:
-            for table, band in zip(self._bands, _band_keys(cluster.signature), strict=True):
-                if table.get(band) == cluster.cluster_id:
-                    del table[band]
+        for value in (cluster.sketch or ())[:LOOKUPS]:
+            if self._lookup.get(value) == cluster.cluster_id:
+                del self._lookup[value]
         metrics.DUPLICATE_EVICTIONS.labels(reason=reason).inc()
 
 

@@ -7,13 +7,15 @@ path, near-duplicate clusters.
   multilingual package (:mod:`models.multilingual`) when one is configured and reads it;
   otherwise it goes to ``review`` with a ``review_reason``, never to ``other``. ``und``
   (undetermined) posts stay with the English model.
-- **Near-duplicates** (:mod:`pipeline.near_duplicates`): ``cluster_id``/``cluster_size``.
+- **Near-duplicates** (:mod:`pipeline.near_duplicates`): ``cluster_id``/``cluster_size``; a copy
+  takes its cluster's language instead of being identified again.
 
 Everything is loaded in the worker (``load``), once per process.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +58,9 @@ class PostStages:
         self._identifier = None
         self._index = None
         self._multilingual = None
+        # Copies of a post share its language: identified once per cluster (bounded).
+        self._cluster_languages: OrderedDict[str, LanguageGuess] = OrderedDict()
+        self._cluster_languages_max = options.duplicates.max_clusters if options.duplicates else 0
 
     def load(self) -> None:
         if self.options.language_id:
@@ -67,19 +72,28 @@ class PostStages:
 
             self._multilingual = shared_classifier(self.options.multilingual_model)
 
-    def language(self, post: Post) -> LanguageGuess:
-        if self._identifier is not None:
-            guess = self._identifier.of_post(post.fields)
+    def language(self, post: Post, cluster: ClusterRef | None = None) -> LanguageGuess:
+        """The post's own tag, else its near-duplicate cluster's language, else identified."""
+        own = normalize_tag(post.fields.get("lang"))
+        if own is not None:
+            guess = LanguageGuess(own, "post", 1.0)
+        elif self._identifier is None:
+            guess = LanguageGuess(UNDETERMINED, "post", 0.0)
         else:
-            own = normalize_tag(post.fields.get("lang"))
-            guess = LanguageGuess(own or UNDETERMINED, "post", 1.0 if own else 0.0)
+            known = self._cluster_languages.get(cluster.cluster_id) if cluster else None
+            guess = known or self._identifier.detect(post.text)
+            if cluster is not None and known is None:
+                self._cluster_languages[cluster.cluster_id] = guess
+                if len(self._cluster_languages) > self._cluster_languages_max:
+                    self._cluster_languages.popitem(last=False)
         metrics.POSTS_BY_LANGUAGE.labels(guess.lang, guess.source).inc()
         return guess
 
-    def cluster(self, post: Post) -> ClusterRef | None:
+    def cluster(self, post: Post, enrichment: Mapping[str, Any] | None = None) -> ClusterRef | None:
+        """The post's near-duplicate cluster (None when the stage is off)."""
         if self._index is None:
             return None
-        return self._index.observe(post.id, post.text, post.timestamp_ms)
+        return self._index.observe(post.id, post.text, post.timestamp_ms, enrichment)
 
     def reads(self, lang: str) -> bool:
         """True when the English model takes the post (its language, or undetermined)."""

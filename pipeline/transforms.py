@@ -159,7 +159,9 @@ class RoutePosts(beam.DoFn):
         stages = self._stages
         classification = result.inference.as_dict()
         thresholds, floors, reason = self._thresholds, self._floors, None
-        language = stages.language(post)
+        enrichment = self._enrich(post.fields) if self._enrich is not None else None
+        cluster = stages.cluster(post, enrichment)
+        language = stages.language(post, cluster)
         if not stages.reads(language.lang):
             other = stages.reclassify(post, language.lang, classification)
             classification, reason = other.classification, other.review_reason
@@ -170,7 +172,6 @@ class RoutePosts(beam.DoFn):
             classification["review_reason"] = reason
         else:
             route = choose_route(label, classification["probabilities"], thresholds, floors)
-        enrichment = self._enrich(post.fields) if self._enrich is not None else None
         message = routed_message(
             post,
             classification,
@@ -178,7 +179,7 @@ class RoutePosts(beam.DoFn):
             utc_now_iso(),
             enrichment,
             language=language,
-            cluster=stages.cluster(post),
+            cluster=cluster,
         )
         value = encode_json(message)
         return route, label, KafkaMessage(topic_for(self._prefix, route), post.id.encode(), value)

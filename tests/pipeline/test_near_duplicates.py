@@ -78,20 +78,20 @@ def test_similar_posts_about_another_town_or_need_stay_apart() -> None:
     assert (town.cluster_id, need.cluster_id) == ("b", "c")
 
 
-def test_signatures_estimate_jaccard_similarity_without_bias() -> None:
+def test_sketches_estimate_jaccard_similarity_without_bias() -> None:
     import random
 
     import numpy as np
 
-    from pipeline.near_duplicates import shingles, signature
+    from pipeline.near_duplicates import shingles, similarity, sketch
 
     rng = random.Random(0)
     errors = []
     for _ in range(200):
-        words = [f"w{rng.randrange(10**6)}" for _ in range(30)]
-        keep = rng.randrange(5, 30)
-        other = words[:keep] + [f"z{rng.randrange(10**6)}" for _ in range(30 - keep)]
+        words = [f"w{rng.randrange(10**6)}" for _ in range(60)]
+        keep = rng.randrange(10, 60)
+        other = words[:keep] + [f"z{rng.randrange(10**6)}" for _ in range(60 - keep)]
         a, b = set(shingles(" ".join(words))), set(shingles(" ".join(other)))
-        estimate = float(np.mean(signature(" ".join(words)) == signature(" ".join(other))))
+        estimate = similarity(sketch(" ".join(words)), sketch(" ".join(other)))
         errors.append(estimate - len(a & b) / len(a | b))
     assert abs(float(np.mean(errors))) < 0.02 and float(np.std(errors)) < 0.08
