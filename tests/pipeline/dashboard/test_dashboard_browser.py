@@ -7,8 +7,8 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect
 from dashboard_helpers import make_routed
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
