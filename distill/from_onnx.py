@@ -111,7 +111,8 @@ def rebuild_torch_model(package_dir: str | Path, probe_texts: list[str], min_agr
     """A ``BertForSequenceClassification`` with the package's weights, checked against it.
 
     Returns (model, agreement) where agreement is the share of ``probe_texts`` on which the
-    rebuilt fp32 model and the package's ONNX graph pick the same label. Raises TriageError
+    rebuilt fp32 model and the package's ONNX graph pick the same label (see
+    :func:`probe_agreement`). Raises TriageError
     when a weight is missing or the agreement is below ``min_agreement``.
     """
     import torch
@@ -146,15 +147,23 @@ def rebuild_torch_model(package_dir: str | Path, probe_texts: list[str], min_agr
     return model, agreement
 
 
+MIN_MARGIN = 0.05  # posts the package itself calls within 5 points are not a parity test
+
+
 def probe_agreement(model, classifier, texts: list[str]) -> float:  # noqa: ANN001
-    """Share of ``texts`` where the torch model and the ONNX classifier agree on the label."""
+    """Share of ``texts`` where the torch model and the ONNX classifier agree on the label,
+    among the posts the package is not torn on (top-2 margin ≥ ``MIN_MARGIN``): int8 activation
+    quantisation legitimately flips near-ties."""
     import torch
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(classifier.package.tokenizer_file))
     tokenizer.pad_token = tokenizer.pad_token or "[PAD]"
     cleaned = [classifier.preprocess(t) for t in texts]
-    onnx_labels = classifier.predict_proba(texts).argmax(axis=1)
+    onnx_probs = classifier.predict_proba(texts)
+    onnx_labels = onnx_probs.argmax(axis=1)
+    top2 = np.sort(onnx_probs, axis=1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) >= MIN_MARGIN
     torch_labels = []
     with torch.no_grad():
         for start in range(0, len(cleaned), 32):
@@ -167,4 +176,5 @@ def probe_agreement(model, classifier, texts: list[str]) -> float:  # noqa: ANN0
             )
             enc.pop("token_type_ids", None)
             torch_labels.extend(model(**enc).logits.argmax(dim=1).tolist())
-    return float(np.mean(np.asarray(torch_labels) == onnx_labels))
+    same = np.asarray(torch_labels) == onnx_labels
+    return float(same[clear].mean()) if clear.any() else float(same.mean())

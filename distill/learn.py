@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -373,32 +372,13 @@ def _bumped(version: str) -> str:
 
 
 def publish_version(package: Path, repository: Path, base: ModelPackage) -> Path:
-    """Write ``package`` as ``repository/<its version>/`` (atomically, via a staging folder).
+    """Write ``package`` as ``repository/<its version>/`` (staged, then renamed). A repository
+    that does not exist yet is created with the base package as its first version."""
+    from models.repository import ensure_repository, publish
 
-    A repository that does not exist yet is created with the base package as its first
-    version (``repository/<base version>/``, an exact copy).
-    """
-    from models.repository import version_folders, version_key
-
-    repository.mkdir(parents=True, exist_ok=True)
-    if not version_folders(repository):
-        first = repository / (base.version if version_key(base.version) else "1")
-        if base.path.resolve() != first.resolve():
-            _stage_and_rename(base.path, first)
+    ensure_repository(repository, base)
     meta = json.loads((package / METADATA_FILE).read_text("utf-8"))
-    target = repository / str(meta["version"])
-    if target.exists():
-        raise TriageError(f"{target} already exists: a published version is never overwritten")
-    _stage_and_rename(package, target)
-    return target
-
-
-def _stage_and_rename(source: Path, target: Path) -> None:
-    staging = target.parent / f".staging-{target.name}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(source, staging)
-    staging.rename(target)
+    return publish(package, repository, str(meta["version"]))
 
 
 def _card(base: ModelPackage, learning: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ ignored, so a publisher writes a version elsewhere and renames it into place.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,33 @@ def next_version(root: Path) -> str:
         return "1"
     key = version_key(folders[-1].name) or (0,)
     return ".".join(str(part) for part in (*key[:-1], key[-1] + 1))
+
+
+def publish(package_dir: Path, repository: Path, version: str) -> Path:
+    """Copy a package into ``repository/<version>/`` atomically: it is written under a
+    non-version name (``.staging-<version>``, ignored by the job) and renamed into place."""
+    target = repository / version
+    if target.exists():
+        raise ModelPackageError(
+            f"{target} already exists: a published version is never overwritten"
+        )
+    repository.mkdir(parents=True, exist_ok=True)
+    staging = repository / f".staging-{version}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(package_dir, staging)
+    staging.rename(target)
+    return target
+
+
+def ensure_repository(repository: Path, base: ModelPackage) -> Path:
+    """A repository with at least one version: an empty or missing one gets ``base`` as its
+    first version (``repository/<base version>/``, an exact copy). Returns the repository."""
+    if repository.is_dir() and version_folders(repository):
+        return repository
+    version = base.version if version_key(base.version) else "1"
+    publish(base.path, repository, version)
+    return repository
 
 
 @dataclass(frozen=True)
