@@ -49,9 +49,9 @@ def _feedback_line(i: int, text: str, gold: str, predicted: str, model: str) -> 
 def _scores(package: Path, texts: list[str], gold: list[str]) -> dict[str, float]:
     from sklearn.metrics import average_precision_score
 
-    from distill.learn import _probabilities
+    from distill.learn import package_probabilities
 
-    probs = _probabilities(package, texts, threads=2)
+    probs = package_probabilities(package, texts, threads=2)
     truth = np.array([g == "request" for g in gold])
     request = probs[:, 0]
     return {
@@ -63,7 +63,7 @@ def _scores(package: Path, texts: list[str], gold: list[str]) -> dict[str, float
 def run_crisis(args: argparse.Namespace, crisis: str, out: Path) -> list[dict]:
     import polars as pl
 
-    from distill.learn import _probabilities
+    from distill.learn import package_probabilities
     from models.package import LABELS, ModelPackage
 
     frame = pl.read_parquet(Path(args.data_dir) / "test" / "loco" / f"{crisis}.parquet")
@@ -74,7 +74,7 @@ def run_crisis(args: argparse.Namespace, crisis: str, out: Path) -> list[dict]:
     pool_texts, pool_gold = texts[:half], gold[:half]
     eval_texts, eval_gold = texts[half:], gold[half:]
     base = ModelPackage.load(args.model)
-    pool_probs = _probabilities(base.path, pool_texts, threads=2)
+    pool_probs = package_probabilities(base.path, pool_texts, threads=2)
     top2 = np.sort(pool_probs, axis=1)[:, -2:]
     order = np.argsort(top2[:, 1] - top2[:, 0], kind="stable")  # most uncertain first
     predicted = [LABELS[i] for i in pool_probs.argmax(axis=1)]

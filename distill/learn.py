@@ -170,7 +170,8 @@ def _replay_sample(train: Any, rows: int, seed: int) -> Any:
     return pl.concat(parts)
 
 
-def _probabilities(package_dir: Path, texts: list[str], threads: int) -> np.ndarray:
+def package_probabilities(package_dir: Path, texts: list[str], threads: int) -> np.ndarray:
+    """A package's calibrated probabilities for ``texts`` (in chunks of 256 posts)."""
     from models.runtime import OnnxClassifier, RuntimeOptions
 
     classifier = OnnxClassifier(ModelPackage.load(package_dir), RuntimeOptions(threads))
@@ -283,7 +284,7 @@ def learn(
     dev = data["dev"].filter(pl.col("target").is_in(list(LABELS)))
     dev = dev.sample(min(options.dev_rows, dev.height), seed=options.seed)
     dev_logits = np.log(
-        np.clip(_probabilities(draft, dev["text"].to_list(), options.threads), 1e-9, 1.0)
+        np.clip(package_probabilities(draft, dev["text"].to_list(), options.threads), 1e-9, 1.0)
     )
     y = target_ids(dev["target"].to_list())
     temperature = fit_temperature(dev_logits, y)
@@ -307,8 +308,8 @@ def learn(
         "exporter": exporter,
     }
     package = write_package(work_dir / "package", onnx_int8, hf_dir, full_meta)
-    base_held = _probabilities(base.path, held_texts, options.threads)
-    new_held = _probabilities(package, held_texts, options.threads)
+    base_held = package_probabilities(base.path, held_texts, options.threads)
+    new_held = package_probabilities(package, held_texts, options.threads)
     standing: dict[str, tuple[float, float]] = {}
     if options.gate:
         from distill.metrics import score_task
@@ -316,9 +317,10 @@ def learn(
         for name, frame in sorted(_standing_sets(data, options.test_rows).items()):
             task, gold, texts_ = frame["task"][0], frame["gold"].to_list(), frame["text"].to_list()
             scores = [
-                score_task(gold, _probabilities(path, texts_, options.threads), task)["macro_f1"]
-                for path in (base.path, package)
+                score_task(gold, package_probabilities(p, texts_, options.threads), task)
+                for p in (base.path, package)
             ]
+            scores = [s["macro_f1"] for s in scores]
             standing[name] = (float(scores[0]), float(scores[1]))
             log(f"  {name}: macro-F1 {scores[0]:.3f} → {scores[1]:.3f}")
     verdict = gate(base_held, new_held, held_gold, standing, options.max_loss)
