@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.results import write_section  # noqa: E402
 from distill.operating_point import recall_at_precision  # noqa: E402
 
-HEADING = "Adaptation: request recall on an unseen crisis as its posts are labelled"
+HEADING = "## Adaptation: request recall on an unseen crisis as its posts are labelled"
 PLOT = ROOT / "benchmarks" / "adaptation_recall.png"
 
 
@@ -213,7 +213,8 @@ def main() -> int:
     if not args.no_write:
         plot(rows)
         command = "python benchmarks/adaptation.py " + " ".join(sys.argv[1:])
-        write_section(HEADING, table(rows, command.strip(), Path(args.model).name))
+        section = table(rows, command.strip(), Path(args.model).name)
+        write_section(HEADING, f"{HEADING}\n\n{section}")
     return 0
 
 
