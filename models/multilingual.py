@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.decision import review_reason
 from models.errors import ModelPackageError, first_line
 from models.package import METADATA_FILE, verify_files
 from models.preprocess import normalize_text
@@ -151,17 +152,15 @@ class MultilingualClassifier:
         return self.head_proba(self.encoder.encode(texts))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        labels = self.package.labels
-        return [
-            Prediction(
-                label=labels[int(row.argmax())],
-                probabilities={
-                    label: round(float(p), 6) for label, p in zip(labels, row, strict=True)
-                },
-                model=self.package.model_id,
-            )
-            for row in self.predict_proba(texts)
-        ]
+        """Label, probabilities and review decision per text, all from this package."""
+        package, labels = self.package, self.package.labels
+        results = []
+        for row in self.predict_proba(texts):
+            label = labels[int(row.argmax())]
+            probabilities = {lab: round(float(p), 6) for lab, p in zip(labels, row, strict=True)}
+            reason = review_reason(label, probabilities, package.thresholds, package.review_floors)
+            results.append(Prediction(label, probabilities, package.model_id, reason))
+        return results
 
 
 _SHARED: dict[str, MultilingualClassifier] = {}

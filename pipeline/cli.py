@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "pipeline.commands.replay",
     "pipeline.commands.classify",
     "pipeline.commands.dashboard",
+    "pipeline.commands.learn",
     "distill.cli",
 ]
 

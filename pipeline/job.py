@@ -48,6 +48,7 @@ def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPacka
         threads=default_threads() if job.threads is None else job.threads,
         device=job.device,
         max_batch_wait_s=job.max_batch_wait,
+        poll_s=job.model_poll_seconds,
     )
 
 
@@ -97,12 +98,10 @@ def build_pipeline(
         | "Triage"
         >> TriagePosts(
             handler,
-            package.thresholds,
             job.output_prefix,
             max_text_chars=job.max_text_chars,
             max_message_bytes=job.max_message_bytes,
             metrics_port=job.metrics_port,
-            review_floors=package.review_floors,
             stages=post_stage_options(job, package),
         )
     )

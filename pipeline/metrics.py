@@ -16,9 +16,9 @@ POSTS_CONSUMED = Counter(
 )
 POSTS_ROUTED = Counter(
     "triage_posts_routed_total",
-    "Posts written to a routed topic, by route (requests, offers, support, other, review) "
-    "and predicted label.",
-    ["route", "label"],
+    "Posts written to a routed topic, by route (requests, offers, support, other, review), "
+    "predicted label and the model version that classified them.",
+    ["route", "label", "model_version"],
 )
 DEAD_LETTERS = Counter(
     "triage_dead_letters_total", "Messages sent to the dead-letter topic, by reason.", ["reason"]
@@ -62,6 +62,11 @@ POSTS_BY_LANGUAGE = Counter(
     ["lang", "source"],
 )
 MODEL_INFO = Info("triage_model", "The model package serving predictions.")
+MODEL_SWAPS = Counter(
+    "triage_model_swaps_total",
+    "Model versions found in the model repository: swapped in, or refused (invalid package).",
+    ["outcome"],
+)
 
 _server_lock = threading.Lock()
 _server_port: int | None = None

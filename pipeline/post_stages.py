@@ -5,7 +5,8 @@ path, near-duplicate clusters.
 - **Languages the model cannot read**: the English model's package may list ``languages`` in
   ``triage.json`` (default ``en``). A post identified in another language is classified by the
   multilingual package (:mod:`models.multilingual`) when one is configured and reads it;
-  otherwise it goes to ``review`` with a ``review_reason``, never to ``other``. ``und``
+  otherwise it goes to ``review`` with ``review_reason`` ``unsupported_language:<lang>``, never
+  to ``other``. ``und``
   (undetermined) posts stay with the English model.
 - **Near-duplicates** (:mod:`pipeline.near_duplicates`): ``cluster_id``/``cluster_size``; a copy
   takes its cluster's language instead of being identified again.
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from models.runtime import Prediction
 from pipeline import metrics
 from pipeline.contract import Post
 from pipeline.language import UNDETERMINED, LanguageGuess, normalize_tag, shared_identifier
 from pipeline.near_duplicates import ClusterRef, DuplicateOptions, shared_index
 
 DEFAULT_MODEL_LANGUAGES: tuple[str, ...] = ("en",)
+UNSUPPORTED_LANGUAGE = "unsupported_language"  # review reason: + ":<lang>"
 
 
 @dataclass(frozen=True)
@@ -37,17 +40,6 @@ class PostStageOptions:
     model_languages: tuple[str, ...] = DEFAULT_MODEL_LANGUAGES
     multilingual_model: str | None = None
     duplicates: DuplicateOptions | None = field(default_factory=DuplicateOptions)
-
-
-@dataclass(frozen=True)
-class Reclassified:
-    """How a post in another language is handled: its classification and routing rules, or a
-    review reason when no model reads it."""
-
-    classification: dict[str, Any]
-    thresholds: Mapping[str, float]
-    review_floors: Mapping[str, float]
-    review_reason: str | None = None
 
 
 class PostStages:
@@ -99,22 +91,10 @@ class PostStages:
         """True when the English model takes the post (its language, or undetermined)."""
         return lang == UNDETERMINED or lang in self.options.model_languages
 
-    def reclassify(self, post: Post, lang: str, english: Mapping[str, Any]) -> Reclassified:
-        """A post the English model cannot read: the multilingual model's verdict, or review."""
+    def reclassify(self, post: Post, lang: str, english: Prediction) -> Prediction:
+        """A post the English model cannot read: the multilingual model's prediction (with its
+        own review decision), or the English one sent to review as ``unsupported_language``."""
         model = self._multilingual
         if model is not None and model.supports(lang):
-            prediction = model.predict([post.text])[0]
-            package = model.package
-            return Reclassified(prediction.as_dict(), package.thresholds, package.review_floors)
-        readers = [f"{_model_id(english)}: {', '.join(self.options.model_languages)}"]
-        if model is not None:
-            readers.append(f"{model.package.model_id}: {', '.join(model.package.languages)}")
-        reason = f"language '{lang}' is read by no model here ({'; '.join(readers)})"
-        return Reclassified(dict(english), {}, {}, reason)
-
-
-def _model_id(classification: Mapping[str, Any]) -> str:
-    model = classification.get("model")
-    if isinstance(model, Mapping):
-        return f"{model.get('name')}@{model.get('version')}"
-    return "the model"
+            return model.predict([post.text])[0]
+        return replace(english, review_reason=f"{UNSUPPORTED_LANGUAGE}:{lang}")

@@ -1,20 +1,21 @@
 """Where a classified post goes: route names, topic names and the routed message's shape.
 
 Routes: ``requests``, ``offers``, ``support``, ``other`` by predicted label; ``review`` when
-the top probability is below that label's threshold, or when another label's probability
-reaches that label's review floor (both from the model package: a possible request is never
-filed under ``other``), or when the post's language is one no model reads (``review_reason``
-says so: such a post is never silently filed under ``other``); ``dlq`` for messages that break
-the contract. Topic = ``<prefix>.<route>``.
+the model's decision says so (``models.decision``: the top probability is below that label's
+threshold, or another label's probability reaches its review floor; both come from the model
+package that classified the post, so a possible request is never filed under ``other``), or
+when the post's language is one no model reads (``review_reason`` ``unsupported_language:<lang>``:
+such a post is never silently filed under ``other``); ``dlq`` for messages that break the
+contract. Topic = ``<prefix>.<route>``.
 
 The routed message (:func:`routed_message`) is the one wire format of a routed post, read by the
 dashboard, the watcher and the benchmarks: the post's own fields, then ``lang`` (the post's own
 tag, untouched, when it names a language; else the identified one, ``und`` when unsure),
 ``language`` (``lang``: the primary subtag routing used, ``source``: post or detected,
-``confidence``), ``cluster_id`` and ``cluster_size`` (its
-near-duplicate cluster: the id of the cluster's first post and its posts so far),
-``classification`` (label, probabilities, model, route, and ``review_reason`` when set),
-``enrichment``, ``ingested_at``, ``routed_at`` and ``kafka`` (where the input came from).
+``confidence``), ``cluster_id`` and ``cluster_size`` (its near-duplicate cluster: the id of the
+cluster's first post and its posts so far), ``classification`` (label, probabilities, model,
+route, and ``review_reason`` when set), ``enrichment``, ``ingested_at``, ``routed_at`` and
+``kafka`` (where the input came from).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from models.decision import review_reason
+from models.runtime import Prediction
 from pipeline.contract import Post
 from pipeline.language import LanguageGuess
 from pipeline.near_duplicates import ClusterRef
@@ -57,12 +60,16 @@ def choose_route(
 ) -> str:
     """The label's route, or ``review`` when its probability is below the label's threshold or
     another label's probability is at or above that label's review floor."""
-    if probabilities[label] < thresholds.get(label, 0.0):
+    if review_reason(label, probabilities, thresholds, review_floors) is not None:
         return REVIEW
-    for other, floor in (review_floors or {}).items():
-        if other != label and probabilities.get(other, 0.0) >= floor:
-            return REVIEW
     return LABEL_ROUTES.get(label, "other")
+
+
+def route_of(prediction: Prediction) -> str:
+    """The route of a classified post: review when its model said so, else its label's."""
+    if prediction.review_reason is not None:
+        return REVIEW
+    return LABEL_ROUTES.get(prediction.label, "other")
 
 
 def routed_message(

@@ -30,6 +30,7 @@ class Seen:
     examples: dict[str, str] = field(default_factory=dict)  # route → one text
     first_ms: int | None = None
     last_ms: int | None = None
+    versions: dict = field(default_factory=dict)  # (partition, offset) → model version
     languages: Counter = field(default_factory=Counter)  # routed posts by `lang`
     clusters: Counter = field(default_factory=Counter)  # cluster_id → routed copies
 
@@ -91,6 +92,7 @@ class OutputWatcher:
                 dict(s.examples),
                 s.first_ms,
                 s.last_ms,
+                dict(s.versions),
                 Counter(s.languages),
                 Counter(s.clusters),
             )
@@ -148,7 +150,10 @@ class OutputWatcher:
                     if from_input:
                         seen.reason_of[origin] = value.get("reason")
                 else:
-                    seen.labels[value["classification"]["label"]] += 1
+                    classification = value["classification"]
+                    seen.labels[classification["label"]] += 1
+                    if from_input:
+                        seen.versions[origin] = (classification.get("model") or {}).get("version")
                     seen.languages[value.get("lang") or "und"] += 1
                     if value.get("cluster_id"):
                         seen.clusters[value["cluster_id"]] += 1

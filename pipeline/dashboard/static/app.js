@@ -16,6 +16,7 @@ const state = {
   items: new Map(), // id -> item
   counts: [],
   totals: { posts: 0, clusters: 0 },
+  labels: null, // training labels given so far (see labeller.js)
   matches: [],
   health: null,
 };
@@ -120,6 +121,15 @@ function placeNode(location) {
   return el("span", { class: "place", title: how, text: location.name });
 }
 
+function reviewBadge(item) {
+  const reason = item.review_reason || "";
+  if (reason.startsWith("unsupported_language:")) {
+    const lang = reason.split(":")[1];
+    return el("span", { class: "badge review", title: `written in '${lang}', a language no model here reads: a person must read it`, text: "needs review · " + lang });
+  }
+  return el("span", { class: "badge review", title: reason || "below the label's confidence threshold", text: "needs review" });
+}
+
 function copiesNode(item) {
   const copies = item.cluster_size || item.copies || 1;
   if (copies < 2) return null;
@@ -141,7 +151,7 @@ function sendFeedback(item, action, correctedLabel, buttons) {
     .then(({ ok, body }) => {
       if (!ok) throw new Error(body.error || "failed");
       applyStatus({ id: item.id, status: action, corrected_label: body.feedback.corrected_label });
-      const what = action === "handled" ? "Marked handled" : "Marked misclassified";
+      const what = "Marked " + action;
       toast(`${what} · feedback written to ${state.meta.prefix}.feedback`);
     })
     .catch((error) => {
@@ -154,7 +164,7 @@ function feedCard(item) {
   const meta = el("div", { class: "item-meta" },
     labelBadge(item),
     item.confidence === null ? null : el("span", { class: "conf", title: "model probability", text: Math.round(item.confidence * 100) + "%" }),
-    item.route === "review" ? el("span", { class: "badge review", title: item.review_reason || "below the label's confidence threshold", text: item.review_reason ? "needs review · language" : "needs review" }) : null,
+    item.route === "review" ? reviewBadge(item) : null,
     item.status !== "open" ? el("span", { class: "badge state", text: item.status + (item.corrected_label ? " → " + (LABEL_TEXT[item.corrected_label] || item.corrected_label) : "") }) : null,
     el("time", { datetime: new Date(item.ts).toISOString(), text: fmtTime(item.ts) }),
     copiesNode(item),
@@ -220,6 +230,7 @@ function scheduleRender() {
     renderQueued = false;
     refreshEventOptions();
     renderFeed();
+    if (window.renderLabeller) window.renderLabeller();
   });
 }
 
@@ -371,6 +382,7 @@ function onSnapshot(snapshot) {
   $("feed").replaceChildren();
   state.counts = snapshot.counts;
   state.totals = snapshot.totals;
+  state.labels = snapshot.labels;
   state.matches = snapshot.matches;
   state.health = snapshot.health;
   scheduleRender();
@@ -396,6 +408,7 @@ function connect() {
   on("status", (change) => { applyStatus(change); renderMatches(); });
   on("counts", (counts) => { state.counts = counts; renderChart(); });
   on("totals", (totals) => { state.totals = totals; renderTotals(); });
+  on("labels", (labels) => { state.labels = labels; scheduleRender(); });
   on("matches", (matches) => { state.matches = matches; renderMatches(); });
   on("health", (health) => { state.health = health; renderHealth(); });
   source.onopen = () => setConnection("live", "live");
