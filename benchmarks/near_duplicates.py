@@ -126,10 +126,11 @@ def main() -> None:
         writer.writerows(sample)
     verdicts = json.loads(VERDICTS.read_text()) if VERDICTS.is_file() else {}
     judged = [verdicts[h] for h, *_ in sample if h in verdicts]
+    notes = [verdicts[f"_note_{h}"] for h, *_ in sample if f"_note_{h}" in verdicts]
     same = sum(v == "same" for v in judged)
     lines = [
-        "| source | posts | clusters | collapsed | by same key | by MinHash LSH | "
-        "label agreement (all merges / LSH) | µs/post | bytes/cluster |",
+        "| source | posts | clusters | collapsed | by same key | by MinHash sketch | "
+        "label agreement (all merges / sketch) | µs/post | bytes/cluster |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
@@ -144,13 +145,15 @@ def main() -> None:
         f"sources), {same} are the same message (retweet, truncation, edit of one post): merge "
         f"precision {same / len(judged):.2f} on the non-trivial merges; merges by the same key "
         "(retweet prefix, mentions, links, case and punctuation removed) are the same text."
+        + (f" Wrong merges: {'; '.join(notes)}." if notes else "")
         if judged
         else "By eye: not checked yet."
     )
     section = (
         f"{HEADING}\n\n"
         "Command: `.venv/bin/python benchmarks/near_duplicates.py --review 80` (job defaults: "
-        "word-bigram MinHash, 64 permutations, Jaccard ≥ 0.6, 6 h window, 50,000 clusters; "
+        "bottom-24 MinHash sketch of word bigrams, Jaccard ≥ 0.6, anchors from the text's "
+        "enrichment, 6 h window, 50,000 clusters; "
         f"posts replayed in file order, 1 per second; load average {load[0]:.2f} "
         f"{load[1]:.2f} {load[2]:.2f} on 2 shared cores).\n\n" + "\n".join(lines) + "\n\n"
         f"{precision} Label agreement is the share of merged pairs whose two posts carry the "
