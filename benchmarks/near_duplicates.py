@@ -141,7 +141,7 @@ def main() -> None:
         )
     load = os.getloadavg()
     precision = (
-        f"By eye: {len(judged)} of {len(sample)} sampled LSH merges checked (seed 0, all "
+        f"By eye: {len(judged)} of {len(sample)} sampled sketch merges checked (seed 0, all "
         f"sources), {same} are the same message (retweet, truncation, edit of one post): merge "
         f"precision {same / len(judged):.2f} on the non-trivial merges; merges by the same key "
         "(retweet prefix, mentions, links, case and punctuation removed) are the same text."
@@ -158,7 +158,9 @@ def main() -> None:
         f"{load[1]:.2f} {load[2]:.2f} on 2 shared cores).\n\n" + "\n".join(lines) + "\n\n"
         f"{precision} Label agreement is the share of merged pairs whose two posts carry the "
         "same source label (both labelled): a floor for precision, since annotators label "
-        "retweets of one post independently.\n"
+        "retweets of one post independently. µs/post here includes enriching similar posts' "
+        "texts for their anchors; in the job the anchors come from the enrichment it computes "
+        "anyway.\n"
     )
     print(section)
     if not args.no_write:

@@ -51,7 +51,7 @@ DEFAULT_THRESHOLD = 0.6
 SKETCH = 24  # smallest shingle hashes kept per cluster (the Jaccard estimate's sample)
 LOOKUPS = 4  # of which the smallest few index the cluster
 SHINGLE_WORDS = 2
-MIN_LSH_WORDS = 4  # shorter keys are only matched exactly (too few shingles to estimate from)
+MIN_SKETCH_WORDS = 4  # shorter keys are only matched exactly (too few shingles to estimate from)
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ class NearDuplicateIndex:
             self._expire()
             cluster = self._by_key.get(key) if key else None
             sig = None
-            if cluster is None and key.count(" ") + 1 >= MIN_LSH_WORDS:
+            if cluster is None and key.count(" ") + 1 >= MIN_SKETCH_WORDS:
                 sig = sketch(key)
                 cluster = self._closest(sig, text, key, own)
             if cluster is None:
