@@ -90,7 +90,9 @@ class LanguageIdentifier:
         if cleaned.isupper():  # all-caps text reads as another language to fastText
             cleaned = cleaned.lower()
         with self._lock:
-            labels, scores = self._model.predict(cleaned, k=3)
+            labels, scores = self._model.predict(cleaned, k=1)
+            if scores[0] < self.min_confidence:  # unsure: is English among the top three?
+                labels, scores = self._model.predict(cleaned, k=3)
         lang = normalize_tag(labels[0].removeprefix("__label__"))
         score = min(1.0, float(scores[0]))
         english = sum(float(s) for lb, s in zip(labels, scores, strict=True) if lb == _EN_LABEL)
