@@ -12,8 +12,11 @@ from pipeline.kafka.config import add_kafka_arguments, settings_from_args
 
 EPILOG = """\
 Routed topics: PREFIX.requests, PREFIX.offers, PREFIX.support, PREFIX.other, PREFIX.review
-(top probability below the model's threshold for its label) and PREFIX.dlq (messages that
-break the post contract, with the reason and the original bytes). Missing output topics are
+(top probability below the model's threshold for its label, or a language no model reads) and
+PREFIX.dlq (messages that break the post contract, with the reason and the original bytes).
+Every routed message carries lang (the post's own, else identified) and its near-duplicate
+cluster (cluster_id, cluster_size); posts the English model cannot read go to the shipped
+multilingual model (--multilingual-model). Missing output topics are
 created with the input topic's partition count. Offsets are committed after the routed
 messages are acknowledged (at-least-once).
 
@@ -28,6 +31,8 @@ Examples:
       --output-prefix triage --group-id backfill --bounded --model triage-small
   triage run --bootstrap-servers localhost:9092 --input-topic posts --output-prefix triage \\
       --group-id triage-job --runner=FlinkRunner --flink_master=localhost:8081
+  triage run --bootstrap-servers localhost:9092 --input-topic posts --output-prefix triage \\
+      --group-id triage-job --multilingual-model none --dedup-window-hours 24
 """
 
 
