@@ -71,6 +71,11 @@ def make_options(beam_args: list[str], job_values: dict) -> PipelineOptions:
     if missing:
         flags = ", ".join("--" + name.replace("_", "-") for name in missing)
         raise TriageError(f"missing required flag(s): {flags}")
+    if job.replica >= job.replicas:
+        raise TriageError(
+            f"--replica {job.replica} is out of range for --replicas {job.replicas} "
+            f"(use 0..{job.replicas - 1})"
+        )
     if job.bounded and job.stop_after_idle:
         raise TriageError("--bounded and --stop-after-idle exclude each other: pick one")
     standard = options.view_as(StandardOptions)
