@@ -31,6 +31,8 @@ def dask_cluster(
     from distributed import Client, LocalCluster
 
     cluster = None
+    if scheduler:
+        check_scheduler_reachable(scheduler)
     try:
         if scheduler:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -62,6 +64,25 @@ def dask_cluster(
         client.close()  # the client before the cluster, or it logs reconnect errors
         if cluster is not None:
             cluster.close()
+
+
+def check_scheduler_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """One line at once for a wrong tcp://HOST:PORT, instead of the client's retries."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if parts.scheme not in ("tcp", "tls") or not host or not port:
+        raise TriageError(f"--dask-scheduler {address}: expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TriageError(f"cannot reach Dask scheduler {address}: {reason}") from None
 
 
 def _dashboard(client) -> str | None:  # noqa: ANN001 - distributed.Client
