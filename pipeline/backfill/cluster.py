@@ -31,8 +31,6 @@ def dask_cluster(
     from distributed import Client, LocalCluster
 
     cluster = None
-    if scheduler:
-        check_scheduler_reachable(scheduler)
     try:
         if scheduler:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)

@@ -24,7 +24,7 @@ from pipeline.backfill.chunk_fn import (
     write_parquet,
 )
 from pipeline.backfill.chunks import Chunk, expand_inputs, plan_chunks
-from pipeline.backfill.cluster import DaskCluster, dask_cluster
+from pipeline.backfill.cluster import DaskCluster, check_scheduler_reachable, dask_cluster
 from pipeline.backfill.config import BackfillConfig
 from pipeline.backfill.records import DEAD_LETTER_SCHEMA
 
@@ -64,6 +64,8 @@ def run_backfill(
     chunks = plan_chunks(files, config.chunk_rows, config.text_column)
     if not chunks:
         raise TriageError("the input files hold no rows")
+    if config.scheduler:
+        check_scheduler_reachable(config.scheduler)  # before anything is written
     package = _checked_model(config)
     config = replace(config, model=str(package.path))  # workers load the same folder
     output = Path(config.output)

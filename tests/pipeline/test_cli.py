@@ -1,4 +1,4 @@
-"""`triage run|replay|classify|demo|backfill`: help with examples, one-line errors, classify and replay."""
+"""`triage run|replay|classify|demo|backfill`: help with examples, one-line errors, runs."""
 
 from __future__ import annotations
 
