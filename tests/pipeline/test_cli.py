@@ -52,6 +52,7 @@ JOB = [*KAFKA, "--input-topic", "in", "--output-prefix", "out", "--group-id", "g
         (["run", *JOB, "--bouded"], ["unknown flag --bouded", "did you mean --bounded?"]),
         (["run", *JOB, "--bogus-flag", "1"], ["unknown flag --bogus-flag"]),
         (["run", *JOB, "--flink-master=x"], ["did you mean --flink_master?"]),
+        (["run", *JOB, "--runner=FlinkRunner", "--bouded"], ["did you mean --bounded?"]),
         (["run", *JOB], ["cannot reach Kafka at 127.0.0.1:9", "Connection refused"]),
         (["replay", "/no/such/file.csv", "--topic", "t", *KAFKA], ["no such file"]),
         (["replay", "posts.csv", *KAFKA], ["--topic"]),
