@@ -2,8 +2,8 @@
 
 One row → post mapping for every file reader (``triage classify``, ``triage replay``,
 ``triage backfill``): the text column becomes ``text``; ``id`` comes from ``--id-column``, an
-``id`` field, or else ``<file stem>-<row number>`` (rows counted from 0; blank JSONL lines are
-not rows); tabular files keep only the contract's fields.
+``id`` field (an integer becomes its decimal string), or else ``<file stem>-<row number>`` (rows
+counted from 0; blank JSONL lines are not rows); tabular files keep only the contract's fields.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def row_to_post(
         post["id"] = None if value is None else str(value)
     elif post.get("id") is None:
         post["id"] = f"{stem}-{number}"
-    elif fmt in TABULAR and isinstance(post["id"], int) and not isinstance(post["id"], bool):
-        post["id"] = str(post["id"])  # a typed Parquet id column
+    elif isinstance(post["id"], int) and not isinstance(post["id"], bool):
+        post["id"] = str(post["id"])  # a typed column or a JSON number (e.g. a tweet id)
     if fmt in TABULAR:  # a table's other columns (labels, splits, ...) are not post fields
         post = {k: v for k, v in post.items() if k in ("id", "text", *CSV_FIELDS)}
         if "text" in post and post["text"] is None:

@@ -53,11 +53,11 @@ def worker_classifier(model: str, threads: int, batch_size: int) -> OnnxClassifi
         return classifier
 
 
-def write_parquet(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    """Write ``rows`` to ``path`` atomically (a temporary file in the same folder, renamed)."""
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` atomically (a temporary file in the same folder, renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:8]}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
 
 
@@ -102,8 +102,10 @@ def classify_chunk(chunk: Chunk, config: BackfillConfig) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - one row never stops the backfill
             reject(row, "internal_error", f"route/enrich raised {type(exc).__name__}: {exc}")
     if letters:  # before the labelled file: its presence marks the chunk done
-        write_parquet(letters, DEAD_LETTER_SCHEMA, dead_letters_path(config.output, chunk))
-    write_parquet(labelled, labels_schema(package.labels), labels_path(config.output, chunk))
+        table = pa.Table.from_pylist(letters, schema=DEAD_LETTER_SCHEMA)
+        write_parquet(table, dead_letters_path(config.output, chunk))
+    table = pa.Table.from_pylist(labelled, schema=labels_schema(package.labels))
+    write_parquet(table, labels_path(config.output, chunk))
     return {"chunk": chunk.name, "rows": len(rows), "labelled": len(labelled), "dead": len(letters)}
 
 

@@ -194,7 +194,7 @@ def _merge_dead_letters(output: Path) -> int:
     parts = sorted((output / DEAD_LETTER_PARTS_DIR).glob("part-*.parquet"))
     tables = [pq.read_table(part, schema=DEAD_LETTER_SCHEMA) for part in parts]
     merged = pa.concat_tables(tables) if tables else DEAD_LETTER_SCHEMA.empty_table()
-    write_parquet(merged.to_pylist(), DEAD_LETTER_SCHEMA, output / DEAD_LETTERS_FILE)
+    write_parquet(merged, output / DEAD_LETTERS_FILE)
     return merged.num_rows
 
 

@@ -27,7 +27,7 @@ from pipeline.watch import OutputWatcher
 
 TOPIC, PREFIX, GROUP = "replicas.posts", "replicas", "replicas-job"
 PARTITIONS, REPLICAS = 4, 2
-N_POSTS = 4_000
+N_POSTS = 2_000
 
 
 def test_owned_partitions_split_a_topic_without_overlap() -> None:
@@ -107,7 +107,7 @@ def _committed(consumer) -> dict[int, int]:
 def _replica(kafka_settings, model: Path, index: int, port: int, log: Path) -> JobProcess:
     extra = (
         "--replicas", str(REPLICAS), "--replica", str(index), "--metrics-port", str(port),
-        "--max-records-per-poll", "100", "--stop-after-idle", "4",
+        "--max-records-per-poll", "100", "--stop-after-idle", "3",
     )  # fmt: skip
     return JobProcess(kafka_settings, TOPIC, PREFIX, GROUP, model, extra, log_path=log)
 

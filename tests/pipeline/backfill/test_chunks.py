@@ -57,3 +57,14 @@ def test_inputs_and_columns_errors(tmp_path: Path) -> None:
     csv.write_text("body\nhello\n")
     with pytest.raises(TriageError, match="no 'text' column"):
         plan_chunks(expand_inputs([str(csv)]), chunk_rows=10)
+
+
+def test_integer_ids_become_strings_and_empty_cells_empty_text(tmp_path: Path) -> None:
+    path = tmp_path / "ids.jsonl"
+    path.write_text('{"id": 1234567890123, "text": "need food"}\n{"text": "x"}\n')
+    rows = _all_rows([path], chunk_rows=10, text_column="text")
+    assert [r.post["id"] for r in rows] == ["1234567890123", "ids-1"]
+    csv = tmp_path / "cells.csv"
+    csv.write_text('text,event\n"",quake\n')
+    (row,) = _all_rows([csv], chunk_rows=10, text_column="text")
+    assert row.post == {"id": "cells-0", "text": "", "event": "quake"}
