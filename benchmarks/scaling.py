@@ -14,7 +14,9 @@ One command measures, on real posts (HumAID, all events; texts cycled with fresh
 
 Each measurement is saved to runs/scaling/measurements.json as it finishes, and the table is
 rewritten in benchmarks/RESULTS.md ("## Scaling") after each one, with the exact command, so a
-long run that is stopped keeps what it measured. A size of 0 skips that part.
+long run that is stopped keeps what it measured. A size of 0 skips that part. ``--append``
+keeps the earlier measurements (a new one replaces the same run and size) and lists every
+command that made the table.
 
     .venv/bin/python benchmarks/scaling.py --stream-posts 20000 --compare-posts 100000 \\
         --growth 300000 1000000
@@ -219,7 +221,11 @@ def table(rows: list[dict]) -> str:
     one = {
         r["posts"]: r["posts_per_s"] for r in rows if r["part"] == "stream" and r["replicas"] == 1
     }
-    for r in rows:
+    order = {"stream": 0, "classify": 1, "backfill": 2}
+    ranked = sorted(
+        rows, key=lambda r: (order[r["part"]], r["posts"], _key(r)[2] or 0, _key(r)[3] or 0)
+    )
+    for r in ranked:
         if r["part"] == "stream":
             shares = " / ".join(f"{s:.0%}" for s in r["shares"])
             ratio = r["posts_per_s"] / one[r["posts"]] if r["posts"] in one else None
@@ -244,8 +250,14 @@ def _ratio(value: float | None) -> str:
     return f"{value:.2f}" if value is not None else ""
 
 
-def write(rows: list[dict], command: str, note: str) -> None:
-    MEASUREMENTS.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+def _key(row: dict) -> tuple:
+    return row["part"], row["posts"], row.get("replicas"), row.get("workers")
+
+
+def write(rows: list[dict], commands: list[str], note: str) -> None:
+    saved = {"commands": commands, "note": note, "rows": rows}
+    MEASUREMENTS.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+    command = "\n".join(commands)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = f"""{HEADING}
 
@@ -261,7 +273,7 @@ Measured {stamp}; load average (1 min/5 min) before → after each run.
 
 {table(rows)}
 
-Command:
+Command{"s, in order" if len(commands) > 1 else ""}:
 
 ```
 {command}
@@ -276,16 +288,25 @@ def main() -> None:
     parser.add_argument("--compare-posts", type=int, default=100_000)
     parser.add_argument("--growth", type=int, nargs="*", default=[300_000, 1_000_000])
     parser.add_argument("--note", default="", help="a sentence added to the results section")
+    parser.add_argument(
+        "--append", action="store_true", help="keep earlier measurements (see above)"
+    )
     args = parser.parse_args()
     command = shlex.join([".venv/bin/python", "benchmarks/scaling.py", *sys.argv[1:]])
     WORK.mkdir(parents=True, exist_ok=True)
     texts = real_texts()
     rows: list[dict] = []
+    commands = [command]
+    note = args.note
+    if args.append and MEASUREMENTS.exists():
+        saved = json.loads(MEASUREMENTS.read_text(encoding="utf-8"))
+        rows, commands = saved["rows"], [*saved["commands"], command]
+        note = " ".join(n for n in (saved.get("note", ""), args.note) if n)
 
     def record(row: dict) -> None:
-        rows.append(row)
+        rows[:] = [r for r in rows if _key(r) != _key(row)] + [row]
         print(json.dumps(row), flush=True)
-        write(rows, command, args.note)
+        write(rows, commands, note)
 
     if args.stream_posts:
         broker = EmbeddedBroker().start()
