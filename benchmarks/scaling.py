@@ -286,6 +286,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stream-posts", type=int, default=20_000)
     parser.add_argument("--compare-posts", type=int, default=100_000)
+    parser.add_argument(
+        "--compare-workers",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="backfill worker counts compared with classify (none: classify alone)",
+    )
     parser.add_argument("--growth", type=int, nargs="*", default=[300_000, 1_000_000])
     parser.add_argument("--note", default="", help="a sentence added to the results section")
     parser.add_argument(
@@ -320,7 +327,7 @@ def main() -> None:
         path = posts_file(texts, args.compare_posts)
         row, labels = classify(path, args.compare_posts)
         record(row)
-        for workers in (1, 2):
+        for workers in args.compare_workers:
             record(backfill(path, args.compare_posts, workers, labels))
     for n in args.growth:
         record(backfill(posts_file(texts, n), n, 2, None))
