@@ -1,7 +1,10 @@
-"""Beam RunInference ModelHandler over :class:`models.runtime.OnnxClassifier`.
+"""Beam RunInference ModelHandler over a :class:`models.repository.LiveModel`.
 
 Examples are post texts (``str``); wrap it in Beam's ``KeyedModelHandler`` to carry the
-post alongside. Each ``PredictionResult.inference`` is a :class:`models.runtime.Prediction`.
+post alongside. Each ``PredictionResult.inference`` is a :class:`models.runtime.Prediction`
+(label, probabilities, review decision and the version that made them). ``model_path`` is a
+package or a model repository; with a repository the worker's model swaps itself to newer
+versions every ``poll_s`` seconds.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from typing import Any
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from models.package import ModelPackage, resolve_model
-from models.runtime import OnnxClassifier, RuntimeOptions
+from models.package import ModelPackage
+from models.repository import DEFAULT_POLL_S, LiveModel, ModelRepository, Refusal
+from models.runtime import RuntimeOptions
 
 
-class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, OnnxClassifier]):
-    """Loads a crisis model package once per worker and classifies batches of texts."""
+class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, LiveModel]):
+    """Loads a crisis model (package or repository) once per worker and classifies batches."""
 
     def __init__(
         self,
@@ -26,37 +30,55 @@ class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, OnnxClassifi
         min_batch_size: int = 1,
         max_batch_size: int = 64,
         max_batch_duration_secs: int | None = None,
-        verify_checksums: bool = True,
+        poll_s: float = DEFAULT_POLL_S,
     ):
         super().__init__(
             min_batch_size=min_batch_size,
             max_batch_size=max_batch_size,
             max_batch_duration_secs=max_batch_duration_secs,
         )
-        self._model_path = str(resolve_model(model_path))
+        repository = ModelRepository(model_path)
+        self._model_path = str(repository.path)
         self._runtime = runtime or RuntimeOptions()
-        self._verify = verify_checksums
-        # Fail fast at construction (launch time), not in a worker: a bad path or checksum
-        # is a clear error before the job starts.
-        self._package = ModelPackage.load(self._model_path, verify=verify_checksums)
+        self._poll_s = poll_s
+        # Fail fast at construction (launch time), not in a worker: a bad path, checksum or
+        # graph is a clear error before the job starts.
+        launch = LiveModel(repository, self._runtime, poll_s=0)
+        self._package = launch.package
 
     @property
     def package(self) -> ModelPackage:
+        """The package served at launch (the newest valid version of a repository)."""
         return self._package
 
-    def load_model(self) -> OnnxClassifier:
-        package = ModelPackage.load(self._model_path, verify=self._verify)
-        return OnnxClassifier(package, self._runtime)
+    @property
+    def model_path(self) -> str:
+        return self._model_path
+
+    def load_model(self) -> LiveModel:
+        return LiveModel(
+            ModelRepository(self._model_path),
+            self._runtime,
+            poll_s=self._poll_s,
+            on_swap=self.on_swap,
+            on_refused=self.on_refused,
+        )
+
+    def on_swap(self, old: ModelPackage, new: ModelPackage) -> None:
+        """Called in the worker after a newer version took over (override to observe)."""
+
+    def on_refused(self, refusal: Refusal) -> None:
+        """Called in the worker when a version is refused (override to observe)."""
 
     def run_inference(
         self,
         batch: Sequence[str],
-        model: OnnxClassifier,
+        model: LiveModel,
         inference_args: dict[str, Any] | None = None,
     ) -> Iterable[PredictionResult]:
-        predictions = model.predict(list(batch))
+        predictions = model.predict(list(batch))  # one version for the whole batch
         return [
-            PredictionResult(example=text, inference=pred, model_id=model.model_id)
+            PredictionResult(example=text, inference=pred, model_id=pred.model)
             for text, pred in zip(batch, predictions, strict=True)
         ]
 
@@ -65,9 +87,3 @@ class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, OnnxClassifi
 
     def get_metrics_namespace(self) -> str:
         return "crisis_triage"
-
-    def update_model_path(self, model_path: str | None = None) -> None:
-        """Hot-swap support (RunInference side input): point at a new package folder."""
-        if model_path:
-            self._model_path = str(resolve_model(model_path))
-            self._package = ModelPackage.load(self._model_path, verify=self._verify)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.decision import review_reason
 from models.errors import ModelPackageError, TriageError, first_line
 from models.package import ModelPackage, resolve_model
 from models.preprocess import PREPROCESSORS
@@ -27,23 +28,31 @@ SUB_BATCH_SIZE = 8
 
 @dataclass(frozen=True)
 class Prediction:
-    """One post's classification."""
+    """One post's classification, and whether it needs review (``models.decision``)."""
 
     label: str
     probabilities: dict[str, float]
     model: str  # name@version
+    review_reason: str | None = None
 
     @property
     def confidence(self) -> float:
         return self.probabilities[self.label]
 
+    @property
+    def version(self) -> str:
+        return self.model.partition("@")[2]
+
     def as_dict(self) -> dict:
         name, _, version = self.model.partition("@")
-        return {
+        out = {
             "label": self.label,
             "probabilities": self.probabilities,
             "model": {"name": name, "version": version},
         }
+        if self.review_reason is not None:
+            out["review_reason"] = self.review_reason
+        return out
 
 
 @dataclass(frozen=True)
@@ -170,21 +179,33 @@ class OnnxClassifier:
         return softmax(self.logits(texts), self.package.temperature)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Label, probabilities and review decision per text, all from this one package."""
         probs = self.predict_proba(texts)
-        model_id = self.model_id
+        package = self.package
         results = []
         for row in probs:
-            best = int(row.argmax())
-            results.append(
-                Prediction(
-                    label=self.labels[best],
-                    probabilities={
-                        lab: round(float(p), 6) for lab, p in zip(self.labels, row, strict=True)
-                    },
-                    model=model_id,
-                )
-            )
+            label = self.labels[int(row.argmax())]
+            probabilities = {
+                lab: round(float(p), 6) for lab, p in zip(self.labels, row, strict=True)
+            }
+            reason = review_reason(label, probabilities, package.thresholds, package.review_floors)
+            results.append(Prediction(label, probabilities, package.model_id, reason))
         return results
+
+    def self_test(self) -> None:
+        """Classify one post; ModelPackageError (one line) when the graph fails or its output
+        is unusable. Checksums prove the files are the ones written, not that they work."""
+        try:
+            probabilities = self.predict_proba(["need drinking water at the shelter"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises untyped errors
+            raise ModelPackageError(
+                f"{self.package.model_file} fails to run: {first_line(exc)}"
+            ) from exc
+        if probabilities.shape != (1, len(self.labels)) or not np.isfinite(probabilities).all():
+            raise ModelPackageError(
+                f"{self.package.model_file} gives unusable output {probabilities.tolist()} "
+                f"(expected {len(self.labels)} finite probabilities): re-export the model"
+            )
 
 
 def default_threads() -> int:

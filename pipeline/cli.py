@@ -19,6 +19,7 @@ COMMANDS: list[str] = [
     "pipeline.commands.classify",
     "pipeline.commands.backfill",
     "pipeline.commands.dashboard",
+    "pipeline.commands.learn",
     "distill.cli",
 ]
 

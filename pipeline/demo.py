@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from models.errors import TriageError
+from models.repository import is_repository
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaSettings
 from pipeline.routing import LABEL_ROUTES, REVIEW, ROUTES, output_topics
@@ -243,6 +244,14 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
         services = start_extra_services(context)
         for service in services:
             print(f"triage demo: {service.name} at {service.url or '(no URL)'}", file=out)
+        if is_repository(config.model_path):
+            repo = config.model_path
+            print(
+                f"triage demo: serving model repository {repo}; after labelling in the "
+                f"dashboard, learn and publish with:\n  triage learn --model {repo} "
+                f"--prefix {config.output_prefix} --bootstrap-servers {bootstrap} --publish {repo}",
+                file=out,
+            )
         print("triage demo: waiting for the job to start reading…", file=out, flush=True)
         _wait_until_serving(job, metrics_url)
         watcher = OutputWatcher(settings, config.output_prefix, config.input_topic).start()

@@ -1,4 +1,4 @@
-"""The job's model handler: the project's ONNX handler, timed into Prometheus metrics."""
+"""The job's model handler: the ONNX handler, timed and swapped into Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult
 
-from models.errors import ModelPackageError, first_line
 from models.handler import OnnxTextClassifierHandler
 from models.package import ModelPackage
-from models.runtime import OnnxClassifier, RuntimeOptions
+from models.repository import DEFAULT_POLL_S, LiveModel, Refusal
+from models.runtime import RuntimeOptions
 from pipeline import metrics
 
 
@@ -23,17 +23,24 @@ def publish_model_info(package: ModelPackage) -> None:
 
 
 class MeteredHandler(OnnxTextClassifierHandler):
-    """Records every model call's batch size and latency; publishes the model's identity."""
+    """Records every model call's batch size and latency, the model's identity and its swaps."""
 
-    def load_model(self) -> OnnxClassifier:
+    def load_model(self) -> LiveModel:
         model = super().load_model()
         publish_model_info(model.package)
         return model
 
+    def on_swap(self, old: ModelPackage, new: ModelPackage) -> None:
+        metrics.MODEL_SWAPS.labels(outcome="swapped").inc()
+        publish_model_info(new)
+
+    def on_refused(self, refusal: Refusal) -> None:
+        metrics.MODEL_SWAPS.labels(outcome="refused").inc()
+
     def run_inference(
         self,
         batch: Sequence[str],
-        model: OnnxClassifier,
+        model: LiveModel,
         inference_args: dict[str, Any] | None = None,
     ) -> Iterable[PredictionResult]:
         start = time.perf_counter()
@@ -51,9 +58,12 @@ def build_model_handler(
     threads: int = 0,
     device: str = "cpu",
     max_batch_wait_s: int | None = None,
+    poll_s: float = DEFAULT_POLL_S,
 ) -> tuple[KeyedModelHandler, ModelPackage]:
-    """A keyed handler (key = the post) over the metered ONNX handler, and its package.
+    """A keyed handler (key = the post) over the metered ONNX handler, and its launch package.
 
+    The package (or a repository's newest valid version) is verified, loaded and run once
+    here, at launch: a bad path, checksum or graph is one line before any Kafka traffic.
     ``max_batch_wait_s`` (``max_batch_duration_secs``) turns on stateful batching across
     bundles, whose timers fire only when the source ends on FnApiRunner: leave it None there,
     batches then form within a bundle.
@@ -66,27 +76,6 @@ def build_model_handler(
         min_batch_size=min(min_batch_size or batch_size, batch_size),
         max_batch_size=batch_size,
         max_batch_duration_secs=max_batch_wait_s,
+        poll_s=poll_s,
     )
-    check_model_runs(handler.package, runtime)
     return KeyedModelHandler(handler), handler.package
-
-
-def check_model_runs(package: ModelPackage, runtime: RuntimeOptions) -> None:
-    """Load the package into ONNX Runtime once and classify one post, at launch.
-
-    Checksums prove the files are the ones written, not that they work: a corrupt graph whose
-    checksums were regenerated would otherwise fail in a worker, with a traceback, on every
-    restart. Raises ModelPackageError (one line) instead.
-    """
-    import numpy as np
-
-    classifier = OnnxClassifier(package, runtime)
-    try:
-        probabilities = classifier.predict_proba(["need drinking water at the shelter"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises untyped errors
-        raise ModelPackageError(f"{package.model_file} fails to run: {first_line(exc)}") from exc
-    if probabilities.shape != (1, len(package.labels)) or not np.isfinite(probabilities).all():
-        raise ModelPackageError(
-            f"{package.model_file} gives unusable output {probabilities.tolist()} "
-            f"(expected {len(package.labels)} finite probabilities): re-export the model"
-        )

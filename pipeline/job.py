@@ -51,6 +51,7 @@ def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPacka
         threads=default_threads() if job.threads is None else job.threads,
         device=job.device,
         max_batch_wait_s=job.max_batch_wait,
+        poll_s=job.model_poll_seconds,
     )
 
 
@@ -82,12 +83,10 @@ def build_pipeline(
         | "Triage"
         >> TriagePosts(
             handler,
-            package.thresholds,
             job.output_prefix,
             max_text_chars=job.max_text_chars,
             max_message_bytes=job.max_message_bytes,
             metrics_port=job.metrics_port,
-            review_floors=package.review_floors,
         )
     )
     for name, messages in outputs.items():

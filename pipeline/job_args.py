@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipeline.commands.arguments import non_negative_int, positive_float, positive_int
+from pipeline.commands.arguments import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from pipeline.contract import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_TEXT_CHARS
 
 DEFAULT_BATCH_SIZE = 32
@@ -42,7 +47,17 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         dest="model",
         default=None,
-        help="model package folder or shipped model name (default: models/DEFAULT)",
+        help="model package folder, shipped model name, or a model repository REPO/<version>/ "
+        "whose newest valid version is served and swapped in live (default: models/DEFAULT)",
+    )
+    parser.add_argument(
+        "--model-poll-seconds",
+        dest="model_poll_seconds",
+        type=non_negative_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="with a model repository: look for a newer version every SECONDS and switch to it "
+        "without a restart (0: never; default: 30)",
     )
     parser.add_argument(
         "--bounded",

@@ -16,9 +16,9 @@ POSTS_CONSUMED = Counter(
 )
 POSTS_ROUTED = Counter(
     "triage_posts_routed_total",
-    "Posts written to a routed topic, by route (requests, offers, support, other, review) "
-    "and predicted label.",
-    ["route", "label"],
+    "Posts written to a routed topic, by route (requests, offers, support, other, review), "
+    "predicted label and the model version that classified them.",
+    ["route", "label", "model_version"],
 )
 DEAD_LETTERS = Counter(
     "triage_dead_letters_total", "Messages sent to the dead-letter topic, by reason.", ["reason"]
@@ -46,6 +46,11 @@ CONSUMER_LAG = Gauge(
 MODEL_INFO = Info("triage_model", "The model package serving predictions.")
 REPLICA_INFO = Info(
     "triage_replica", "This job replica's index, the replica count and the partitions it owns."
+)
+MODEL_SWAPS = Counter(
+    "triage_model_swaps_total",
+    "Model versions found in the model repository: swapped in, or refused (invalid package).",
+    ["outcome"],
 )
 
 _server_lock = threading.Lock()

@@ -1,9 +1,10 @@
 """Where a classified post goes: route names, topic names and the routed message's shape.
 
 Routes: ``requests``, ``offers``, ``support``, ``other`` by predicted label; ``review`` when
-the top probability is below that label's threshold, or when another label's probability
-reaches that label's review floor (both from the model package: a possible request is never
-filed under ``other``); ``dlq`` for messages that break the contract. Topic = ``<prefix>.<route>``.
+the model's decision says so (``models.decision``: the top probability is below that label's
+threshold, or another label's probability reaches its review floor; both come from the model
+package that classified the post, so a possible request is never filed under ``other``);
+``dlq`` for messages that break the contract. Topic = ``<prefix>.<route>``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from models.decision import review_reason
+from models.runtime import Prediction
 from pipeline.contract import Post
 
 LABEL_ROUTES: dict[str, str] = {
@@ -44,12 +47,16 @@ def choose_route(
 ) -> str:
     """The label's route, or ``review`` when its probability is below the label's threshold or
     another label's probability is at or above that label's review floor."""
-    if probabilities[label] < thresholds.get(label, 0.0):
+    if review_reason(label, probabilities, thresholds, review_floors) is not None:
         return REVIEW
-    for other, floor in (review_floors or {}).items():
-        if other != label and probabilities.get(other, 0.0) >= floor:
-            return REVIEW
     return LABEL_ROUTES.get(label, "other")
+
+
+def route_of(prediction: Prediction) -> str:
+    """The route of a classified post: review when its model said so, else its label's."""
+    if prediction.review_reason is not None:
+        return REVIEW
+    return LABEL_ROUTES.get(prediction.label, "other")
 
 
 def routed_message(

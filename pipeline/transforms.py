@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -27,7 +27,7 @@ from pipeline.contract import (
     utc_now_iso,
 )
 from pipeline.kafka import KafkaMessage, KafkaRecord
-from pipeline.routing import DLQ, choose_route, routed_message, topic_for
+from pipeline.routing import DLQ, route_of, routed_message, topic_for
 
 DEAD_LETTERS_TAG = "dead_letters"
 _LOGGER = logging.getLogger(__name__)
@@ -97,21 +97,16 @@ class ParsePosts(beam.DoFn):
 class RoutePosts(beam.DoFn):
     """(Post, PredictionResult) → the routed KafkaMessage, keyed by post id.
 
-    A post whose routed message cannot be built or written (it raised, or it would exceed
-    ``MAX_OUTPUT_BYTES``) goes to the dead-letter topic on ``DEAD_LETTERS_TAG`` instead.
+    The route follows the prediction's own review decision (made by the model version that
+    classified the post, with that version's thresholds). A post whose routed message cannot
+    be built or written (it raised, or it would exceed ``MAX_OUTPUT_BYTES``) goes to the
+    dead-letter topic on ``DEAD_LETTERS_TAG`` instead.
     """
 
-    def __init__(
-        self,
-        output_prefix: str,
-        thresholds: Mapping[str, float],
-        review_floors: Mapping[str, float] | None = None,
-    ):
+    def __init__(self, output_prefix: str):
         self._prefix = output_prefix
-        self._thresholds = dict(thresholds)
-        self._floors = dict(review_floors or {})
         self._enrich = None
-        self._routed: dict[tuple[str, str], Any] = {}  # (route, label) → counter child
+        self._routed: dict[tuple[str, str, str], Any] = {}  # (route, label, version) → counter
 
     def setup(self) -> None:
         try:  # optional: location/resource enrichment, when that module is installed
@@ -123,15 +118,16 @@ class RoutePosts(beam.DoFn):
     def process(self, element: tuple[Post, PredictionResult]) -> Iterator[Any]:
         post, result = element
         try:
-            route, label, message = self._route(post, result)
+            route, prediction, message = self._route(post, result)
         except Exception as exc:  # noqa: BLE001 - last resort: one post never stops the job
             _LOGGER.exception("routing post %r failed", post.id)
             reason, detail = "internal_error", internal_error_detail("route", exc)
         else:
             if len(message.value) <= MAX_OUTPUT_BYTES:
-                counter = self._routed.get((route, label))
+                key = (route, prediction.label, prediction.version)
+                counter = self._routed.get(key)
                 if counter is None:
-                    counter = self._routed[route, label] = metrics.POSTS_ROUTED.labels(route, label)
+                    counter = self._routed[key] = metrics.POSTS_ROUTED.labels(*key)
                 counter.inc()
                 latency = time.time() - post.timestamp_ms / 1000.0
                 metrics.END_TO_END_LATENCY.observe(max(0.0, latency))
@@ -144,15 +140,14 @@ class RoutePosts(beam.DoFn):
             DEAD_LETTERS_TAG, _safe_post_letter(self._prefix, post, reason, detail)
         )
 
-    def _route(self, post: Post, result: PredictionResult) -> tuple[str, str, KafkaMessage]:
-        classification = result.inference.as_dict()
-        label = classification["label"]
-        probabilities = classification["probabilities"]
-        route = choose_route(label, probabilities, self._thresholds, self._floors)
+    def _route(self, post: Post, result: PredictionResult) -> tuple[str, Any, KafkaMessage]:
+        prediction = result.inference
+        route = route_of(prediction)
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
-        message = routed_message(post, classification, route, utc_now_iso(), enrichment)
+        message = routed_message(post, prediction.as_dict(), route, utc_now_iso(), enrichment)
         value = encode_json(message)
-        return route, label, KafkaMessage(topic_for(self._prefix, route), post.id.encode(), value)
+        topic = topic_for(self._prefix, route)
+        return route, prediction, KafkaMessage(topic, post.id.encode(), value)
 
 
 def _safe_post_letter(prefix: str, post: Post, reason: str, detail: str) -> KafkaMessage:
@@ -190,18 +185,14 @@ class TriagePosts(beam.PTransform):
     def __init__(
         self,
         model_handler: KeyedModelHandler,
-        thresholds: Mapping[str, float],
         output_prefix: str,
         *,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         metrics_port: int = 0,
-        review_floors: Mapping[str, float] | None = None,
     ):
         super().__init__()
         self._handler = model_handler
-        self._thresholds = dict(thresholds)
-        self._floors = dict(review_floors or {})
         self._prefix = output_prefix
         self._max_text_chars = max_text_chars
         self._max_message_bytes = max_message_bytes
@@ -215,9 +206,9 @@ class TriagePosts(beam.PTransform):
         classified, failed = (
             parsed.posts | "Classify" >> RunInference(self._handler).with_exception_handling()
         )
-        routed = classified | "Route" >> beam.ParDo(
-            RoutePosts(prefix, self._thresholds, self._floors)
-        ).with_outputs(DEAD_LETTERS_TAG, main="routed")
+        routed = classified | "Route" >> beam.ParDo(RoutePosts(prefix)).with_outputs(
+            DEAD_LETTERS_TAG, main="routed"
+        )
         failed_letters = failed.failed_inferences | "FailedToDLQ" >> beam.FlatMap(
             lambda failed_batch: _failed_batch_to_dead_letters(prefix, failed_batch)
         )

@@ -30,6 +30,7 @@ class Seen:
     examples: dict[str, str] = field(default_factory=dict)  # route → one text
     first_ms: int | None = None
     last_ms: int | None = None
+    versions: dict = field(default_factory=dict)  # (partition, offset) → model version
 
     @property
     def total(self) -> int:
@@ -89,6 +90,7 @@ class OutputWatcher:
                 dict(s.examples),
                 s.first_ms,
                 s.last_ms,
+                dict(s.versions),
             )
 
     def wait_for(self, total: int, timeout_s: float) -> Seen:
@@ -144,7 +146,10 @@ class OutputWatcher:
                     if from_input:
                         seen.reason_of[origin] = value.get("reason")
                 else:
-                    seen.labels[value["classification"]["label"]] += 1
+                    classification = value["classification"]
+                    seen.labels[classification["label"]] += 1
+                    if from_input:
+                        seen.versions[origin] = (classification.get("model") or {}).get("version")
                     seen.examples.setdefault(route, value.get("text", ""))
                 sent_ms = kafka.get("timestamp_ms")
                 if sent_ms is not None:

@@ -25,7 +25,7 @@ from pipeline.backfill.config import BackfillConfig
 from pipeline.backfill.records import DEAD_LETTER_SCHEMA, dead_letter_row, label_row, labels_schema
 from pipeline.contract import InvalidPost, validate_post
 from pipeline.enrich import enrich
-from pipeline.routing import choose_route
+from pipeline.routing import route_of
 
 LABELS_DIR = "labels"
 DEAD_LETTER_PARTS_DIR = "_dead_letters"
@@ -92,10 +92,7 @@ def classify_chunk(chunk: Chunk, config: BackfillConfig) -> dict[str, Any]:
     labelled = []
     for row, prediction in zip(valid, predictions, strict=True):
         try:
-            route = choose_route(
-                prediction.label, prediction.probabilities, package.thresholds,
-                package.review_floors,
-            )  # fmt: skip
+            route = route_of(prediction)  # the model's own review decision, as in the stream
             labelled.append(
                 label_row(row.post, prediction, route, enrich(row.post), chunk.path, row.number)
             )

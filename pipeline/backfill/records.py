@@ -2,8 +2,8 @@
 
 A labelled row carries what a routed message carries (``pipeline.routing.routed_message``):
 the post's id and text, the classification (label, probabilities, model name and version,
-route) and the enrichment, flattened into columns, plus where the row came from. A dead letter
-carries the stream's reason names (``pipeline.contract``) and the raw row.
+route and review reason) and the enrichment, flattened into columns, plus where the row came
+from. A dead letter carries the stream's reason names (``pipeline.contract``) and the raw row.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def labels_schema(labels: Sequence[str]) -> pa.Schema:
             ("label", pa.string()),
             ("probabilities", pa.struct([(label, pa.float64()) for label in labels])),
             ("route", pa.string()),
+            ("review_reason", pa.string()),
             ("model_name", pa.string()),
             ("model_version", pa.string()),
             ("enrichment", ENRICHMENT),
@@ -70,6 +71,7 @@ def label_row(
         "label": prediction.label,
         "probabilities": prediction.probabilities,
         "route": route,
+        "review_reason": prediction.review_reason,
         "model_name": model["name"],
         "model_version": model["version"],
         "enrichment": dict(enrichment) if enrichment is not None else None,

@@ -10,8 +10,9 @@ from pipeline.commands.arguments import positive_int
 EPILOG = """\
 Output folder:
   labels/part-FFFF-CCCCC.parquet  one file per input chunk: id, text, label, probabilities,
-                                  route, model_name, model_version, enrichment (resources,
-                                  location), event, created_at, lang, source_file, source_row
+                                  route, review_reason, model_name, model_version, enrichment
+                                  (resources, location), event, created_at, lang, source_file,
+                                  source_row
   dead_letters.parquet            rows that break the post contract (or fail), with reason,
                                   detail and the raw row (per-chunk parts in _dead_letters/)
   _backfill.json                  model, inputs and counts (--resume checks it)

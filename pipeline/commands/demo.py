@@ -12,7 +12,10 @@ replays crisis posts into it and shows live progress (posts/s, counts per route,
 Prometheus metrics URL, then a summary. Ctrl-C stops everything cleanly.
 
 The default posts are 200 synthetic ones written for this project (pipeline/demo_data.py);
---file replays real data. The default model is the one named in models/DEFAULT.
+--file replays real data. The job serves the model repository --model-repo (default
+runs/model-repo, created with the model named in models/DEFAULT as its first version): label
+posts in the dashboard, run the printed `triage learn … --publish` command, and the running job
+switches to the new version. An explicit --model is served as it is (no repository).
 
 Examples:
   triage demo
@@ -43,7 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--file", default=None, help="replay a CSV/JSONL file instead")
     parser.add_argument("--text-column", default="text", help="text column of --file")
     parser.add_argument("--id-column", default=None, help="id column of --file")
-    parser.add_argument("--model", default=None, help="model package (default: models/DEFAULT)")
+    parser.add_argument(
+        "--model", default=None, help="serve this model package as it is (default: --model-repo)"
+    )
+    parser.add_argument(
+        "--model-repo",
+        default=None,
+        help="model repository to serve and learn into (default: runs/model-repo, seeded with "
+        "models/DEFAULT)",
+    )
     parser.add_argument(
         "--metrics-port", type=int, default=9108, help="Prometheus port (default: 9108, or free)"
     )
@@ -63,14 +74,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import signal
+    from pathlib import Path
 
     from models.package import ModelPackage, resolve_model
+    from models.repository import ensure_repository, is_repository
     from pipeline.demo import DemoConfig, run_demo
     from pipeline.demo_data import generate_posts
     from pipeline.post_files import read_posts
 
     model_path = resolve_model(args.model)
-    ModelPackage.load(model_path)  # a missing or corrupt model fails here, in one line
+    package = ModelPackage.load(model_path)  # a missing or corrupt model fails here, in one line
+    if args.model is None or args.model_repo:
+        repo = Path(args.model_repo or "runs/model-repo")
+        if not is_repository(repo):
+            ensure_repository(repo, package)
+        model_path = repo
     if args.file:
         posts = read_posts(
             args.file, text_column=args.text_column, id_column=args.id_column, limit=args.posts

@@ -21,6 +21,8 @@ from kafka.errors import KafkaError
 
 from pipeline.dashboard.items import COUNT_ROUTES, FEED_ROUTES, item_from_message
 from pipeline.dashboard.store import FeedStore
+from pipeline.feedback import FEEDBACK_ROUTE as FEEDBACK
+from pipeline.feedback import InvalidFeedback, feedback_topic, parse_feedback
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.clients import connect, durable_producer_config
 from pipeline.kafka.config import KafkaSettings
@@ -28,13 +30,8 @@ from pipeline.routing import DLQ
 
 log = logging.getLogger(__name__)
 
-FEEDBACK = "feedback"
 TOPIC_REFRESH_S = 3.0
 POLL_TIMEOUT_MS = 250
-
-
-def feedback_topic(prefix: str) -> str:
-    return f"{prefix}.{FEEDBACK}"
 
 
 class RoutedFeed(threading.Thread):
@@ -157,12 +154,18 @@ class RoutedFeed(threading.Thread):
         if not isinstance(value, dict):
             return
         if route == FEEDBACK:
-            post_id, action = value.get("post_id"), value.get("action")
-            if isinstance(post_id, str) and action in ("handled", "misclassified"):
-                label = value.get("corrected_label")
-                self.store.apply_feedback(
-                    post_id, action, label if isinstance(label, str) else None
-                )
+            try:
+                post = parse_feedback(value)
+            except InvalidFeedback:
+                return
+            corrected = value.get("corrected_label")
+            self.store.apply_feedback(
+                post.post_id,
+                post.action,
+                corrected if isinstance(corrected, str) else None,
+                post.label,
+                post.model,
+            )
             return
         position = (record.topic, record.partition, record.offset)
         item = item_from_message(value, route or "", record.timestamp, position)

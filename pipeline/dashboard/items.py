@@ -8,16 +8,17 @@ and the responder's status (``open``, ``handled``, ``misclassified``).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from models.package import LABELS
 from pipeline.enrich import enrich
+from pipeline.feedback import FEEDBACK_ACTIONS, feedback_message, utc_now_iso
+
+__all__ = ["FEEDBACK_ACTIONS", "feedback_message", "item_from_message", "utc_now_iso"]
 
 # Routes whose posts appear in the feed; every routed topic feeds the per-minute counts.
 FEED_ROUTES: tuple[str, ...] = ("requests", "offers", "review")
 COUNT_ROUTES: tuple[str, ...] = ("requests", "offers", "support", "other", "review")
-FEEDBACK_ACTIONS: tuple[str, ...] = ("handled", "misclassified")
 MAX_TEXT_CHARS = 2000  # longer posts are cut for display
 
 
@@ -52,6 +53,11 @@ def item_from_message(
         "text": text[:MAX_TEXT_CHARS],
         "label": label,
         "confidence": float(confidence) if isinstance(confidence, (int, float)) else None,
+        "probabilities": {
+            k: float(v)
+            for k, v in probabilities.items()
+            if k in LABELS and isinstance(v, (int, float))
+        },
         "route": classification.get("route") or route,
         "model": _model_name(classification.get("model")),
         "resources": [r for r in enrichment.get("resources", []) if isinstance(r, str)],
@@ -63,36 +69,4 @@ def item_from_message(
         "kafka": {"topic": topic, "partition": partition, "offset": offset},
         "status": "open",
         "corrected_label": None,
-    }
-
-
-def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def feedback_message(
-    item: dict[str, Any], action: str, corrected_label: str | None, at: str | None = None
-) -> dict[str, Any]:
-    """The value written to ``<prefix>.feedback``: the retraining loop's input.
-
-    ``post_id``, ``action`` (handled | misclassified), ``corrected_label`` (a label or None),
-    ``predicted_label``, ``route``, ``model`` ("name@version"), ``text`` (so a retraining job
-    needs nothing else), ``at`` (ISO-8601 UTC) and ``source`` ("dashboard").
-    """
-    if action not in FEEDBACK_ACTIONS:
-        raise ValueError(f"action must be one of {', '.join(FEEDBACK_ACTIONS)}")
-    if corrected_label is not None and corrected_label not in LABELS:
-        raise ValueError(f"corrected_label must be one of {', '.join(LABELS)}")
-    if action == "handled" and corrected_label is not None:
-        raise ValueError("a handled item has no corrected label")
-    return {
-        "post_id": item["id"],
-        "action": action,
-        "corrected_label": corrected_label,
-        "predicted_label": item["label"],
-        "route": item["route"],
-        "model": item["model"],
-        "text": item["text"],
-        "at": at or utc_now_iso(),
-        "source": "dashboard",
     }

@@ -43,6 +43,7 @@ from pipeline.dashboard.items import feedback_message
 from pipeline.dashboard.matching import match_all
 from pipeline.dashboard.store import CLOSE, FeedStore
 from pipeline.enrich import resource_types
+from pipeline.feedback import InvalidFeedback, parse_feedback
 from pipeline.kafka.config import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
+    "labeller.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
 DEFAULT_PORT = 8765
@@ -142,19 +144,23 @@ class Dashboard:
             },
             "items": items,
             "counts": self.store.counts(),
+            "labels": self.store.label_counts(),
             "matches": match_all(items),
             "health": self.health(),
         }
 
     def _tick(self) -> None:
         """Push counts (1/s when changed), matches (every 2 s when changed), health (5 s)."""
-        counts_seen = matches_seen = -1
+        counts_seen = matches_seen = labels_seen = -1
         next_health = next_matches = 0.0
         while not self._stop.wait(1.0):
             now = time.monotonic()
             if self.store.counts_version != counts_seen:
                 counts_seen = self.store.counts_version
                 self.store.publish("counts", self.store.counts())
+            if self.store.labels_version != labels_seen:
+                labels_seen = self.store.labels_version
+                self.store.publish("labels", self.store.label_counts())
             if self.store.version != matches_seen and now >= next_matches:
                 matches_seen = self.store.version
                 next_matches = now + MATCHES_EVERY_S
@@ -181,7 +187,11 @@ class Dashboard:
             self.writer.send(message)
         except (KafkaError, TriageError) as exc:
             return 502, {"error": f"could not write feedback to Kafka: {exc}"}
-        self.store.apply_feedback(post_id, action, message["corrected_label"])
+        try:
+            label: str | None = parse_feedback(message).label
+        except InvalidFeedback:  # e.g. "misclassified" without the right label: no label
+            label = None
+        self.store.apply_feedback(post_id, action, message["corrected_label"], label, item["model"])
         return 200, {"ok": True, "feedback": message}
 
 

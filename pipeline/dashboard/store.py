@@ -45,6 +45,9 @@ class FeedStore:
         self._lock = threading.Lock()
         self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._feedback: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+        self._labels: OrderedDict[str, tuple[str, str | None]] = (
+            OrderedDict()
+        )  # id → (label, model)
         self._counted = _SeenIds(window * 20)
         self._counts: dict[int, Counter[str]] = {}
         self._dead_letters = 0
@@ -52,6 +55,7 @@ class FeedStore:
         self._subscribers: set[queue.Queue] = set()
         self.version = 0  # bumped on every change that can alter the matching board
         self.counts_version = 0
+        self.labels_version = 0
 
     # ------------------------------------------------------------ writes (feed thread)
 
@@ -83,14 +87,28 @@ class FeedStore:
             self.version += 1
         self.publish("item", item)
 
-    def apply_feedback(self, post_id: str, action: str, corrected_label: str | None) -> None:
-        """Record a handled/misclassified mark (from this page or read back from Kafka)."""
-        status = "handled" if action == "handled" else "misclassified"
+    def apply_feedback(
+        self,
+        post_id: str,
+        action: str,
+        corrected_label: str | None,
+        label: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Record a confirmed/handled/misclassified mark (from this page or read back from
+        Kafka) and, when it carries one, the post's training label (counted once per post)."""
+        status = action if action in ("handled", "confirmed") else "misclassified"
         with self._lock:
             self._feedback[post_id] = (status, corrected_label)
             self._feedback.move_to_end(post_id)
             while len(self._feedback) > self.window * 5:
                 self._feedback.popitem(last=False)
+            if label is not None and self._labels.get(post_id) != (label, model):
+                self._labels[post_id] = (label, model)
+                self._labels.move_to_end(post_id)
+                while len(self._labels) > self.window * 50:
+                    self._labels.popitem(last=False)
+                self.labels_version += 1
             item = self._items.get(post_id)
             if item is not None:
                 if (item["status"], item["corrected_label"]) == (status, corrected_label):
@@ -140,6 +158,18 @@ class FeedStore:
                 {"minute": minute * 60_000, "counts": {label: c[label] for label in LABELS}}
                 for minute, c in sorted(self._counts.items())
             ]
+
+    def label_counts(self) -> dict[str, Any]:
+        """Training labels given so far: total, per class, and per model that made the
+        prediction (``labels since the current model`` = ``by_model[current]``)."""
+        with self._lock:
+            labels = list(self._labels.values())
+        by_class = Counter(label for label, _ in labels)
+        return {
+            "total": len(labels),
+            "by_class": {label: by_class[label] for label in LABELS},
+            "by_model": dict(Counter(model for _, model in labels if model)),
+        }
 
     def dead_letters(self) -> dict[str, Any]:
         with self._lock:

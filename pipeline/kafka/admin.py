@@ -1,4 +1,4 @@
-"""Topic helpers: how many partitions a topic has, and creating the topics a job needs."""
+"""Topic helpers: how many partitions a topic has, creating the topics a job needs, reading one."""
 
 from __future__ import annotations
 
@@ -66,3 +66,21 @@ def _wait_until_visible(settings: KafkaSettings, topics: list[str], timeout_s: f
             raise TriageError(f"Kafka topics not visible after {timeout_s:.0f} s: {pending}")
         if pending:
             time.sleep(0.05)
+
+
+def read_topic(settings: KafkaSettings, topic: str, timeout_s: float = 60.0) -> list:
+    """Every record of ``topic`` from the earliest offset to its high watermark (a bounded
+    read; an absent topic → TriageError)."""
+    from kafka import TopicPartition
+
+    from pipeline.kafka.offsets import read_from_beginning
+
+    partitions = partition_count(settings, topic)
+    if partitions is None:
+        raise TriageError(f"topic {topic!r} does not exist on {settings.bootstrap_servers}")
+    consumer = connect(KafkaConsumer, settings, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
+        return read_from_beginning(consumer, parts, timeout_s)
+    finally:
+        consumer.close()

@@ -62,7 +62,7 @@ def _outcome(value: bytes | None) -> dict | str:
 
 
 def _route(post_value: bytes, enrich=None) -> list:
-    route = RoutePosts("out", {"request": 0.5})
+    route = RoutePosts("out")
     route.setup()
     if enrich is not None:
         route._enrich = enrich
@@ -128,7 +128,7 @@ def test_a_failing_routing_step_dead_letters_the_post() -> None:
 
 def test_an_oversized_routed_message_is_dead_lettered_with_a_preview() -> None:
     big = json.dumps({"id": "a", "text": "need water", "pad": "x" * MAX_OUTPUT_BYTES}).encode()
-    route = RoutePosts("out", {})
+    route = RoutePosts("out")
     route.setup()
     post = parse_record(_record(big), max_message_bytes=2 * MAX_OUTPUT_BYTES)
     prediction = Prediction(

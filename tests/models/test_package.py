@@ -31,8 +31,8 @@ def test_review_floors_are_read_and_optional(tiny_model, tmp_path):
 
 def test_corrupt_graph_with_regenerated_checksums_is_one_error(tiny_model, tmp_path):
     from models.package import write_metadata
+    from models.repository import load_checked
     from models.runtime import RuntimeOptions
-    from pipeline.inference import check_model_runs
 
     copy = shutil.copytree(tiny_model, tmp_path / "pkg")
     (copy / "model.onnx").write_bytes((copy / "model.onnx").read_bytes()[:5000])
@@ -40,7 +40,7 @@ def test_corrupt_graph_with_regenerated_checksums_is_one_error(tiny_model, tmp_p
     meta.pop("files")
     write_metadata(copy, meta)
     with pytest.raises(ModelPackageError, match="cannot load .*model.onnx") as info:
-        check_model_runs(ModelPackage.load(copy), RuntimeOptions(intra_op_threads=1))
+        load_checked(copy, RuntimeOptions(intra_op_threads=1))
     assert "\n" not in str(info.value)
 
 

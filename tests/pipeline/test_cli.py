@@ -184,3 +184,42 @@ def test_backfill_bad_scheduler_and_model_are_one_line(tmp_path: Path, capsys) -
     assert_one_line_error(code, err, "Dask scheduler tcp://127.0.0.1:9")
     code, _, err = run_cli([*base, "--dask-scheduler", "scheduler-host"], capsys)
     assert_one_line_error(code, err, "expected tcp://HOST:PORT")
+
+
+@pytest.mark.integration
+def test_learn_reads_feedback_from_kafka_and_counts_what_it_skips(
+    kafka_settings, tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    from kafka import KafkaProducer
+
+    from pipeline.feedback import feedback_message
+    from pipeline.kafka import ensure_topics
+
+    ensure_topics(kafka_settings, ["learn.feedback"], 1)
+    producer = KafkaProducer(**kafka_settings.kafka_python_kwargs(), acks="all")
+    item = {"id": "p", "text": "need water", "label": "other", "route": "review", "model": "m@1"}
+    for i in range(5):
+        value = feedback_message({**item, "id": f"p{i}"}, "misclassified", "request")
+        producer.send("learn.feedback", json.dumps(value).encode())
+    producer.send("learn.feedback", b"{broken")
+    producer.flush()
+    argv = ["learn", "--model", str(tiny_model), "--prefix", "learn", "--min-labels", "50"]
+    argv += ["--bootstrap-servers", kafka_settings.bootstrap_servers]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2
+    assert "6 messages from learn.feedback" in out and "5 labelled posts" in out
+    assert "'invalid_json': 1" in out
+    assert err.strip().endswith("or lower --min-labels") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["learn", "--feedback-file", "/no/such.jsonl"], "no such file"),
+        (["learn"], "exactly one feedback source"),
+        (["learn", "--feedback-file", "x", "--prefix", "y"], "exactly one feedback source"),
+    ],
+)
+def test_learn_argument_errors_are_one_line(argv: list[str], needle: str, capsys) -> None:
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

@@ -210,7 +210,11 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
             assert cls["model"] == {"name": package.name, "version": package.version}
             assert list(cls["probabilities"]) == list(LABEL_ROUTES)
             assert abs(sum(cls["probabilities"].values()) - 1) < 1e-4
-            assert route == choose_route(cls["label"], cls["probabilities"], package.thresholds)
+            floors = package.review_floors
+            expected_route = choose_route(
+                cls["label"], cls["probabilities"], package.thresholds, floors
+            )
+            assert route == expected_route
             expected = direct[post["id"]]
             margin = (
                 sorted(expected.probabilities.values())[-1]

@@ -15,6 +15,7 @@ const state = {
   meta: { labels: [], resources: [], prefix: "" },
   items: new Map(), // id -> item
   counts: [],
+  labels: null, // training labels given so far (see labeller.js)
   matches: [],
   health: null,
 };
@@ -131,7 +132,7 @@ function sendFeedback(item, action, correctedLabel, buttons) {
     .then(({ ok, body }) => {
       if (!ok) throw new Error(body.error || "failed");
       applyStatus({ id: item.id, status: action, corrected_label: body.feedback.corrected_label });
-      const what = action === "handled" ? "Marked handled" : "Marked misclassified";
+      const what = "Marked " + action;
       toast(`${what} · feedback written to ${state.meta.prefix}.feedback`);
     })
     .catch((error) => {
@@ -208,6 +209,7 @@ function scheduleRender() {
     renderQueued = false;
     refreshEventOptions();
     renderFeed();
+    if (window.renderLabeller) window.renderLabeller();
   });
 }
 
@@ -353,6 +355,7 @@ function onSnapshot(snapshot) {
   nodes.clear();
   $("feed").replaceChildren();
   state.counts = snapshot.counts;
+  state.labels = snapshot.labels;
   state.matches = snapshot.matches;
   state.health = snapshot.health;
   scheduleRender();
@@ -376,6 +379,7 @@ function connect() {
   });
   on("status", (change) => { applyStatus(change); renderMatches(); });
   on("counts", (counts) => { state.counts = counts; renderChart(); });
+  on("labels", (labels) => { state.labels = labels; scheduleRender(); });
   on("matches", (matches) => { state.matches = matches; renderMatches(); });
   on("health", (health) => { state.health = health; renderHealth(); });
   source.onopen = () => setConnection("live", "live");

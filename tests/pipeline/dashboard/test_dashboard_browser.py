@@ -3,10 +3,12 @@ auth, feedback. Posts are produced into the routed topics in the job's exact mes
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from dashboard_helpers import make_routed
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -134,3 +136,36 @@ def test_feedback_click_writes_to_kafka_and_leaves_open_list(page, dashboard) ->
     assert by_id["fb-bad"]["text"] == "Prayers for everyone in Puerto Rico"
     page.check("#filter-handled")
     _card(page, "fb-req").wait_for()  # still there when asked for
+
+
+def test_review_queue_labelling_by_keyboard(page, dashboard) -> None:
+    # three review items; the labelling view shows the least certain first
+    dashboard.produce(
+        make_routed("lb-a", "Is anyone collecting blankets in Ponce?", "offer", 0.45),
+        make_routed("lb-b", "Water needed at the shelter in Utuado", "other", 0.30),
+        make_routed("lb-c", "So sad to see the damage", "emotional_support", 0.40),
+        make_routed("lb-sure", "Free meals at the church on Calle Luna", "offer", 0.95),
+    )
+    _open(page, dashboard)
+    card = page.locator("#label-card")
+    page.wait_for_selector('#label-card[data-id="lb-b"]')  # margin 7 pts: most uncertain
+    assert "3 in the review queue" in page.text_content("#label-queue")
+    assert "Water needed at the shelter in Utuado" in card.text_content()
+    page.keyboard.press("1")  # request: the model said other → misclassified
+    page.wait_for_selector('#label-card[data-id="lb-c"]')
+    page.keyboard.press("Enter")  # confirm emotional support
+    page.wait_for_selector('#label-card[data-id="lb-a"]')
+    page.keyboard.press("s")  # skip: nothing written
+    page.wait_for_selector("#label-card .empty")
+    expect(page.locator("#label-counts")).to_have_text(re.compile(r"^2 labels"))  # CSP: no eval
+    counts = page.text_content("#label-counts")
+    assert "request 1" in counts and "support 1" in counts
+    assert "2 since tiny-test@0.0.1" in page.text_content("#label-since")
+
+    by_id = {m["post_id"]: m for m in dashboard.feedback(expect=2)}
+    assert set(by_id) == {"lb-b", "lb-c"}
+    assert by_id["lb-b"]["action"] == "misclassified"
+    assert by_id["lb-b"]["corrected_label"] == "request" and not by_id["lb-b"]["confirmed"]
+    assert by_id["lb-c"]["action"] == "confirmed" and by_id["lb-c"]["confirmed"]
+    assert by_id["lb-c"]["corrected_label"] is None
+    assert abs(by_id["lb-b"]["probabilities"]["other"] - 0.30) < 1e-9
