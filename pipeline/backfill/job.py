@@ -15,7 +15,7 @@ from pathlib import Path
 
 from models.errors import TriageError
 from models.package import ModelPackage, resolve_model
-from models.runtime import RuntimeOptions
+from models.runtime import OnnxClassifier, RuntimeOptions
 from pipeline.backfill.chunk_fn import (
     DEAD_LETTER_PARTS_DIR,
     LABELS_DIR,
@@ -98,10 +98,8 @@ def run_backfill(
 
 def _checked_model(config: BackfillConfig) -> ModelPackage:
     """The verified package, loaded into ONNX Runtime and run once here, at launch."""
-    from pipeline.inference import check_model_runs
-
     package = ModelPackage.load(resolve_model(config.model))
-    check_model_runs(package, RuntimeOptions(intra_op_threads=config.threads))
+    OnnxClassifier(package, RuntimeOptions(intra_op_threads=config.threads)).self_test()
     return package
 
 
