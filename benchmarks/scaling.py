@@ -331,6 +331,8 @@ def main() -> None:
             record(backfill(path, args.compare_posts, workers, labels))
     for n in args.growth:
         record(backfill(posts_file(texts, n), n, 2, None))
+    if args.append and not (args.stream_posts or args.compare_posts or args.growth):
+        write(rows, commands, note)  # only a note added to the earlier measurements
 
 
 if __name__ == "__main__":
