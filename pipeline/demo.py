@@ -184,7 +184,21 @@ def _summary(seen: Seen, elapsed: float, sent: int, out: TextIO) -> None:
             line += "   " + ", ".join(f"{r} {n}" for r, n in seen.reasons.most_common())
         print(line, file=out)
     if seen.routes.get(REVIEW):
-        print("  (review = top probability below the model's threshold for that label)", file=out)
+        print(
+            "  (review = top probability below the model's threshold for that label, or a "
+            "language no model reads)",
+            file=out,
+        )
+    if seen.languages:
+        langs = ", ".join(f"{lang} {n}" for lang, n in seen.languages.most_common())
+        print(f"  languages: {langs}", file=out)
+    if seen.clusters:
+        posts, largest = sum(seen.clusters.values()), max(seen.clusters.values())
+        print(
+            f"  near-duplicates: {posts} posts in {len(seen.clusters)} distinct clusters "
+            f"(largest ×{largest}; the dashboard shows one card per cluster)",
+            file=out,
+        )
 
 
 def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:

@@ -3,8 +3,13 @@
 A fictional storm ("Hurricane Delia") over real places, so location enrichment has something to
 find. Posts of all four kinds (requests, offers, emotional support, other) are made from
 hand-written templates and fillers, shuffled with a fixed seed: the same ``n`` and ``seed``
-always give the same posts. ``python -m pipeline.demo_data > pipeline/demo_posts.jsonl``
-writes the shipped sample.
+always give the same posts.
+
+Like a real disaster stream, about one post in eight is in Spanish, French or Haitian Creole
+(half of them without a ``lang`` field, so the job identifies it; Haitian Creole, which no model
+reads, is tagged ``ht`` and lands in review with the reason), and about one in six is a retweet
+or light edit of one of three pleas (retweet storms the dashboard collapses into one card ×N).
+``python -m pipeline.demo_data > pipeline/demo_posts.jsonl`` writes the shipped sample.
 """
 
 from __future__ import annotations
@@ -75,7 +80,6 @@ REQUESTS = [
     "We need volunteers with chainsaws in {place}, trees blocking the only road out #Delia",
     "Looking for {need} for {who} — we are in {place}, any help appreciated 🙏",
     "SOS {place}: no power, no water, {who} needs {need} today. @FEMA please",
-    "Necesitamos {need_es} en {place}. Por favor compartan #HuracanDelia",
     "Our neighborhood in {place} hasn't seen any aid. Need {need} and medical help",
     "Anyone with a truck near {place}? Need to move {who} to the hospital",
     "Help needed in {place}: {who} without {need}. Please call 911 if you can get through",
@@ -90,7 +94,6 @@ OFFERS = [
     "Nurse here, volunteering at the {place} shelter this weekend. Can check on anyone",
     "{org} is open as a cooling and charging station in {place}. Water and wifi available",
     "Donate {need} at any fire station in {place}, they will go straight to families #Delia",
-    "Ofrecemos {need_es} gratis en {place}. Pasen por la plaza mañana",
     "Volunteers: {org} needs hands sorting donations in {place} Saturday. Sign up at the door",
     "Got a generator and fuel to share in {place}. Can power medical devices for a few hours",
     "{org} is sending a boat team to {place} to help with rescues this afternoon",
@@ -103,7 +106,6 @@ SUPPORT = [
     "To everyone in {place}: you are not alone. We are thinking of you",
     "Can't stop crying watching the news from {place}. Hold on, help is coming ❤️",
     "Thoughts and prayers for {place} and everyone affected by Delia",
-    "Fuerza {place}! Estamos con ustedes 💪🇵🇷",
     "Sending strength to our friends in {place}. We will rebuild together",
     "Just heard from my cousin in {place}, they are safe. Praying for those still missing",
     "So proud of how {place} is coming together. Love you all, stay safe",
@@ -128,12 +130,73 @@ OTHER = [
     "Anyone else's phone keep buzzing with alerts? Been a long week in {place}",
 ]
 NEEDS_ES = ["agua potable", "comida", "medicinas", "pañales", "baterías", "leche de bebé"]
+NEEDS_FR = ["eau potable", "nourriture", "médicaments", "couches", "piles", "lait pour bébé"]
 KINDS: list[tuple[str, list[str]]] = [
     ("request", REQUESTS),
     ("offer", OFFERS),
     ("emotional_support", SUPPORT),
     ("other", OTHER),
 ]
+# Posts in other languages, by kind and language.
+FOREIGN: dict[str, dict[str, list[str]]] = {
+    "request": {
+        "es": [
+            "Necesitamos {need_es} en {place}. Por favor compartan #HuracanDelia",
+            "Urgente: mi abuela en {place} necesita {need_es}, las carreteras están cerradas",
+            "¿Alguien puede llevar {need_es} a {place}? Llevamos dos días sin ayuda",
+        ],
+        "fr": [
+            "Nous avons besoin de {need_fr} à {place}, personne n'est venu. Partagez svp",
+            "Urgent : ma grand-mère à {place} a besoin de {need_fr}, les routes sont coupées",
+        ],
+        "ht": ["Nou bezwen dlo ak manje nan {place}, tanpri ede nou. Timoun yo grangou"],
+    },
+    "offer": {
+        "es": [
+            "Ofrecemos {need_es} gratis en {place}. Pasen por la plaza mañana",
+            "Tenemos un camión y voluntarios para repartir {need_es} en {place}, escríbannos",
+        ],
+        "fr": ["Nous distribuons {need_fr} gratuitement à {place} demain matin, venez nombreux"],
+    },
+    "emotional_support": {
+        "es": [
+            "Fuerza {place}! Estamos con ustedes 💪🇵🇷",
+            "Oramos por todas las familias de {place}",
+        ],
+        "fr": ["Toutes nos pensées vont aux familles de {place}. Courage à tous ❤️"],
+    },
+}
+FOREIGN_SHARE = 0.16
+STORM_SHARE = 0.17
+STORM_SOURCES = 3
+RETWEETERS = ["maria_pr", "delia_watch", "cruzroja_pr", "boricua4ever", "abuela_help", "pr_news"]
+EDITS = ["", "", " #SOS", " please share", " 🙏", " !!", " RT please"]
+
+
+def _text(rng: random.Random, kind: str, templates: list[str]) -> tuple[str, str]:
+    """(text, language) of one post of ``kind``: English, or now and then another language."""
+    lang, pool = "en", templates
+    if kind in FOREIGN and rng.random() < FOREIGN_SHARE:
+        lang = rng.choice(sorted(FOREIGN[kind]))
+        pool = FOREIGN[kind][lang]
+    place = rng.choice(list(PLACES))
+    need, need2 = rng.sample(NEEDS, 2)
+    text = rng.choice(pool).format(
+        place=place,
+        need=need,
+        need2=need2,
+        need_es=rng.choice(NEEDS_ES),
+        need_fr=rng.choice(NEEDS_FR),
+        who=rng.choice(WHO),
+        org=rng.choice(ORGS),
+    )
+    return text[0].upper() + text[1:], lang
+
+
+def _retweet(rng: random.Random, source: dict[str, Any]) -> str:
+    """A retweet or light edit of ``source``'s text."""
+    text = source["text"] + rng.choice(EDITS)
+    return f"RT @{rng.choice(RETWEETERS)}: {text}" if rng.random() < 0.7 else text
 
 
 def generate_posts(
@@ -142,32 +205,32 @@ def generate_posts(
     """``n`` synthetic posts (about a quarter of each kind), in a shuffled order.
 
     ``created_at`` spreads the posts over the hours after ``start`` (default: now); about a
-    third carry a ``geo`` point near their place. The intended kind is not part of the post.
+    third carry a ``geo`` point near their place. Some are in other languages and some are
+    copies of a few pleas (see module docstring). The intended kind is not part of the post.
     """
     rng = random.Random(seed)
     start = start or datetime.now(timezone.utc).replace(microsecond=0)
-    posts = []
+    posts: list[dict[str, Any]] = []
+    storm_sources: list[dict[str, Any]] = []
     for i in range(n):
-        _kind, templates = KINDS[i % len(KINDS)]
-        place = rng.choice(list(PLACES))
-        need, need2 = rng.sample(NEEDS, 2)
-        text = rng.choice(templates).format(
-            place=place,
-            need=need,
-            need2=need2,
-            need_es=rng.choice(NEEDS_ES),
-            who=rng.choice(WHO),
-            org=rng.choice(ORGS),
-        )
-        post: dict[str, Any] = {
-            "id": f"demo-{seed}-{i:05d}",
-            "text": text[0].upper() + text[1:],
-            "created_at": (start + timedelta(seconds=37 * i)).isoformat().replace("+00:00", "Z"),
-            "lang": "es" if any(w in text for w in (" en ", "Fuerza", "Necesitamos")) else "en",
-            "event": EVENT,
-            "source": "demo",
-        }
+        kind, templates = KINDS[i % len(KINDS)]
+        created = (start + timedelta(seconds=37 * i)).isoformat().replace("+00:00", "Z")
+        post: dict[str, Any] = {"id": f"demo-{seed}-{i:05d}"}
+        if storm_sources and rng.random() < STORM_SHARE:
+            source = rng.choice(storm_sources)
+            post.update(text=_retweet(rng, source), created_at=created)
+            if "lang" in source:
+                post["lang"] = source["lang"]
+        else:
+            text, lang = _text(rng, kind, templates)
+            post.update(text=text, created_at=created)
+            if lang in ("en", "ht") or rng.random() < 0.5:  # others: identified by the job
+                post["lang"] = lang
+            if kind == "request" and lang == "en" and len(storm_sources) < STORM_SOURCES:
+                storm_sources.append(post)
+        post.update(event=EVENT, source="demo")
         if rng.random() < 0.35:
+            place = next((p for p in PLACES if p in post["text"]), rng.choice(list(PLACES)))
             lat, lon = PLACES[place]
             post["geo"] = {
                 "lat": round(lat + rng.uniform(-0.02, 0.02), 4),

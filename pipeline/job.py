@@ -23,6 +23,7 @@ from pipeline.kafka import (
 from pipeline.kafka.clients import check_reachable
 from pipeline.kafka.replicas import owned_partitions
 from pipeline.options import TriageOptions
+from pipeline.post_stages import DEFAULT_MODEL_LANGUAGES, PostStageOptions, PostStages
 from pipeline.routing import output_topics
 from pipeline.transforms import TriagePosts
 
@@ -52,6 +53,26 @@ def model_handler_for(job: TriageOptions) -> tuple[KeyedModelHandler, ModelPacka
         device=job.device,
         max_batch_wait_s=job.max_batch_wait,
         poll_s=job.model_poll_seconds,
+    )
+
+
+def post_stage_options(job: TriageOptions, package: ModelPackage) -> PostStageOptions:
+    """Language id, multilingual path and near-duplicate settings from the job's flags."""
+    from models.multilingual import resolve_multilingual
+    from pipeline.near_duplicates import DuplicateOptions
+
+    duplicates = None
+    if not job.no_dedup:
+        duplicates = DuplicateOptions(
+            threshold=job.dedup_threshold,
+            window_s=job.dedup_window_hours * 3600.0,
+            max_clusters=job.dedup_max_clusters,
+        )
+    return PostStageOptions(
+        language_id=not job.no_language_id,
+        model_languages=tuple(package.extra.get("languages", DEFAULT_MODEL_LANGUAGES)),
+        multilingual_model=resolve_multilingual(job.multilingual_model),
+        duplicates=duplicates,
     )
 
 
@@ -87,6 +108,7 @@ def build_pipeline(
             max_text_chars=job.max_text_chars,
             max_message_bytes=job.max_message_bytes,
             metrics_port=job.metrics_port,
+            stages=post_stage_options(job, package),
         )
     )
     for name, messages in outputs.items():
@@ -105,6 +127,9 @@ def run_job(
     """
     job = options.view_as(TriageOptions)
     model = model_handler_for(job)  # a bad model fails before any Kafka traffic
+    # Language id and the multilingual encoder load here, once per process (FnApiRunner's
+    # workers share them), so their seconds of start-up are not paid by the first posts.
+    PostStages(post_stage_options(job, model[1])).load()
     check_reachable(settings)  # a wrong address: one line at once, not bootstrap retries
     partitions = prepare_topics(settings, job.input_topic, job.output_prefix)
     owned = owned_partitions(partitions, job.replicas, job.replica)  # fails before serving

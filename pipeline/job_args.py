@@ -22,6 +22,10 @@ DEFAULT_MAX_RECORDS_PER_POLL = 500
 DEFAULT_LINGER_MS = 5
 DEFAULT_COMMIT_INTERVAL_S = 0.25
 DEFAULT_COMMIT_RECORDS = 100
+DEFAULT_DEDUP_WINDOW_HOURS = 6.0
+DEFAULT_DEDUP_MAX_CLUSTERS = 50_000
+DEFAULT_DEDUP_THRESHOLD = 0.6
+DEFAULT_MULTILINGUAL = "default"  # the shipped models/multilingual/triage-multilingual
 
 
 def default_threads() -> int:
@@ -202,4 +206,53 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         type=non_negative_int,
         default=DEFAULT_LINGER_MS,
         help=f"producer linger before sending a batch (default: {DEFAULT_LINGER_MS})",
+    )
+    add_post_stage_arguments(parser)
+
+
+def add_post_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """Language identification, the multilingual path and near-duplicate collapse."""
+    parser.add_argument(
+        "--no-language-id",
+        dest="no_language_id",
+        action="store_true",
+        default=False,
+        help="trust only the posts' own 'lang' field (posts without one go to the English model)",
+    )
+    parser.add_argument(
+        "--multilingual-model",
+        dest="multilingual_model",
+        default=DEFAULT_MULTILINGUAL,
+        metavar="DIR|default|none",
+        help="package that classifies posts in languages the model cannot read (default: the "
+        "shipped triage-multilingual); 'none' sends them to review with a reason",
+    )
+    parser.add_argument(
+        "--no-dedup",
+        dest="no_dedup",
+        action="store_true",
+        default=False,
+        help="no near-duplicate clusters (cluster_id/cluster_size left out of routed messages)",
+    )
+    parser.add_argument(
+        "--dedup-window-hours",
+        dest="dedup_window_hours",
+        type=positive_float,
+        default=DEFAULT_DEDUP_WINDOW_HOURS,
+        help="a cluster unseen this long expires (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dedup-max-clusters",
+        dest="dedup_max_clusters",
+        type=positive_int,
+        default=DEFAULT_DEDUP_MAX_CLUSTERS,
+        help="clusters held at most; the least recently seen is evicted (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dedup-threshold",
+        dest="dedup_threshold",
+        type=positive_float,
+        default=DEFAULT_DEDUP_THRESHOLD,
+        help="word-bigram Jaccard similarity from which two posts are one cluster "
+        "(default: %(default)s)",
     )

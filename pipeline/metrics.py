@@ -43,6 +43,24 @@ CONSUMER_LAG = Gauge(
     "High watermark minus next offset to read, per input partition.",
     ["topic", "partition"],
 )
+DUPLICATE_POSTS = Counter(
+    "triage_near_duplicate_posts_total",
+    "Posts seen by the near-duplicate index: kind=first (a new cluster) or copy.",
+    ["kind"],
+)
+DUPLICATE_CLUSTERS = Gauge(
+    "triage_near_duplicate_clusters", "Clusters held in the near-duplicate index (bounded)."
+)
+DUPLICATE_EVICTIONS = Counter(
+    "triage_near_duplicate_evictions_total",
+    "Clusters dropped from the near-duplicate index: reason=expired (window) or capacity.",
+    ["reason"],
+)
+POSTS_BY_LANGUAGE = Counter(
+    "triage_posts_by_language_total",
+    "Routed posts by language and where it came from (source=post field or detected).",
+    ["lang", "source"],
+)
 MODEL_INFO = Info("triage_model", "The model package serving predictions.")
 REPLICA_INFO = Info(
     "triage_replica", "This job replica's index, the replica count and the partitions it owns."

@@ -3,8 +3,19 @@
 Routes: ``requests``, ``offers``, ``support``, ``other`` by predicted label; ``review`` when
 the model's decision says so (``models.decision``: the top probability is below that label's
 threshold, or another label's probability reaches its review floor; both come from the model
-package that classified the post, so a possible request is never filed under ``other``);
-``dlq`` for messages that break the contract. Topic = ``<prefix>.<route>``.
+package that classified the post, so a possible request is never filed under ``other``), or
+when the post's language is one no model reads (``review_reason`` ``unsupported_language:<lang>``:
+such a post is never silently filed under ``other``); ``dlq`` for messages that break the
+contract. Topic = ``<prefix>.<route>``.
+
+The routed message (:func:`routed_message`) is the one wire format of a routed post, read by the
+dashboard, the watcher and the benchmarks: the post's own fields, then ``lang`` (the post's own
+tag, untouched, when it names a language; else the identified one, ``und`` when unsure),
+``language`` (``lang``: the primary subtag routing used, ``source``: post or detected,
+``confidence``), ``cluster_id`` and ``cluster_size`` (its near-duplicate cluster: the id of the
+cluster's first post and its posts so far), ``classification`` (label, probabilities, model,
+route, and ``review_reason`` when set), ``enrichment``, ``ingested_at``, ``routed_at`` and
+``kafka`` (where the input came from).
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ from typing import Any
 from models.decision import review_reason
 from models.runtime import Prediction
 from pipeline.contract import Post
+from pipeline.language import LanguageGuess
+from pipeline.near_duplicates import ClusterRef
 
 LABEL_ROUTES: dict[str, str] = {
     "request": "requests",
@@ -65,9 +78,23 @@ def routed_message(
     route: str,
     routed_at: str,
     enrichment: Mapping[str, Any] | None = None,
+    *,
+    language: LanguageGuess | None = None,
+    cluster: ClusterRef | None = None,
 ) -> dict[str, Any]:
-    """The routed value: the post's own fields plus classification, times and its Kafka origin."""
+    """The routed value (see module docstring)."""
     message = dict(post.fields)
+    if language is not None:
+        if language.source != "post":  # the post's own tag is kept as written
+            message["lang"] = language.lang
+        message["language"] = {
+            "lang": language.lang,
+            "source": language.source,
+            "confidence": language.confidence,
+        }
+    if cluster is not None:
+        message["cluster_id"] = cluster.cluster_id
+        message["cluster_size"] = cluster.cluster_size
     message["classification"] = {**classification, "route": route}
     if enrichment is not None:
         message["enrichment"] = enrichment

@@ -27,6 +27,7 @@ from pipeline.contract import (
     utc_now_iso,
 )
 from pipeline.kafka import KafkaMessage, KafkaRecord
+from pipeline.post_stages import PostStageOptions, PostStages
 from pipeline.routing import DLQ, route_of, routed_message, topic_for
 
 DEAD_LETTERS_TAG = "dead_letters"
@@ -98,17 +99,23 @@ class RoutePosts(beam.DoFn):
     """(Post, PredictionResult) → the routed KafkaMessage, keyed by post id.
 
     The route follows the prediction's own review decision (made by the model version that
-    classified the post, with that version's thresholds). A post whose routed message cannot
-    be built or written (it raised, or it would exceed ``MAX_OUTPUT_BYTES``) goes to the
-    dead-letter topic on ``DEAD_LETTERS_TAG`` instead.
+    classified the post, with that version's thresholds). Also: the post's language, the
+    multilingual path for languages the model cannot read, and its near-duplicate cluster
+    (:mod:`pipeline.post_stages`). A post whose routed message cannot be built or written (it
+    raised, or it would exceed ``MAX_OUTPUT_BYTES``) goes to the dead-letter topic on
+    ``DEAD_LETTERS_TAG`` instead.
     """
 
-    def __init__(self, output_prefix: str):
+    def __init__(self, output_prefix: str, stages: PostStageOptions | None = None):
         self._prefix = output_prefix
+        self._stage_options = stages or PostStageOptions()
+        self._stages: PostStages | None = None
         self._enrich = None
         self._routed: dict[tuple[str, str, str], Any] = {}  # (route, label, version) → counter
 
     def setup(self) -> None:
+        self._stages = PostStages(self._stage_options)
+        self._stages.load()
         try:  # optional: location/resource enrichment, when that module is installed
             from pipeline.enrich import enrich
         except ImportError:
@@ -141,10 +148,25 @@ class RoutePosts(beam.DoFn):
         )
 
     def _route(self, post: Post, result: PredictionResult) -> tuple[str, Any, KafkaMessage]:
+        if self._stages is None:  # used without Beam's setup (tests)
+            self.setup()
+        stages = self._stages
         prediction = result.inference
-        route = route_of(prediction)
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
-        message = routed_message(post, prediction.as_dict(), route, utc_now_iso(), enrichment)
+        cluster = stages.cluster(post, enrichment)
+        language = stages.language(post, cluster)
+        if not stages.reads(language.lang):
+            prediction = stages.reclassify(post, language.lang, prediction)
+        route = route_of(prediction)
+        message = routed_message(
+            post,
+            prediction.as_dict(),
+            route,
+            utc_now_iso(),
+            enrichment,
+            language=language,
+            cluster=cluster,
+        )
         value = encode_json(message)
         topic = topic_for(self._prefix, route)
         return route, prediction, KafkaMessage(topic, post.id.encode(), value)
@@ -190,8 +212,10 @@ class TriagePosts(beam.PTransform):
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         metrics_port: int = 0,
+        stages: PostStageOptions | None = None,
     ):
         super().__init__()
+        self._stages = stages or PostStageOptions()
         self._handler = model_handler
         self._prefix = output_prefix
         self._max_text_chars = max_text_chars
@@ -206,7 +230,7 @@ class TriagePosts(beam.PTransform):
         classified, failed = (
             parsed.posts | "Classify" >> RunInference(self._handler).with_exception_handling()
         )
-        routed = classified | "Route" >> beam.ParDo(RoutePosts(prefix)).with_outputs(
+        routed = classified | "Route" >> beam.ParDo(RoutePosts(prefix, self._stages)).with_outputs(
             DEAD_LETTERS_TAG, main="routed"
         )
         failed_letters = failed.failed_inferences | "FailedToDLQ" >> beam.FlatMap(

@@ -31,6 +31,8 @@ class Seen:
     first_ms: int | None = None
     last_ms: int | None = None
     versions: dict = field(default_factory=dict)  # (partition, offset) → model version
+    languages: Counter = field(default_factory=Counter)  # routed posts by `lang`
+    clusters: Counter = field(default_factory=Counter)  # cluster_id → routed copies
 
     @property
     def total(self) -> int:
@@ -91,6 +93,8 @@ class OutputWatcher:
                 s.first_ms,
                 s.last_ms,
                 dict(s.versions),
+                Counter(s.languages),
+                Counter(s.clusters),
             )
 
     def wait_for(self, total: int, timeout_s: float) -> Seen:
@@ -150,6 +154,9 @@ class OutputWatcher:
                     seen.labels[classification["label"]] += 1
                     if from_input:
                         seen.versions[origin] = (classification.get("model") or {}).get("version")
+                    seen.languages[value.get("lang") or "und"] += 1
+                    if value.get("cluster_id"):
+                        seen.clusters[value["cluster_id"]] += 1
                     seen.examples.setdefault(route, value.get("text", ""))
                 sent_ms = kafka.get("timestamp_ms")
                 if sent_ms is not None:

@@ -171,7 +171,7 @@ class RoutedFeed(threading.Thread):
         item = item_from_message(value, route or "", record.timestamp, position)
         if item is None:
             return
-        self.store.count(item["id"], item["label"], record.timestamp)
+        self.store.count(item["id"], item["label"], record.timestamp, item["cluster_id"])
         if route in FEED_ROUTES:
             self.store.add_item(item)
 

@@ -3,7 +3,8 @@
 A feed item is a small JSON-ready dict (the browser gets exactly this): post id and text, the
 predicted label and its probability, the route, resource types and location (from the job's
 ``enrichment``, or computed here when the job ran without it), event, times, Kafka position,
-and the responder's status (``open``, ``handled``, ``misclassified``).
+the responder's status (``open``, ``handled``, ``misclassified``), the post's ``lang`` and its
+near-duplicate cluster (``cluster_id``, ``cluster_size`` from the job).
 """
 
 from __future__ import annotations
@@ -48,8 +49,13 @@ def item_from_message(
         enrichment = enrich(value)
     location = enrichment.get("location")
     topic, partition, offset = position
+    cluster_id, cluster_size = value.get("cluster_id"), value.get("cluster_size")
+    lang, reason = value.get("lang"), classification.get("review_reason")
     return {
         "id": post_id,
+        "lang": lang if isinstance(lang, str) else None,
+        "cluster_id": cluster_id if isinstance(cluster_id, str) and cluster_id else None,
+        "cluster_size": cluster_size if isinstance(cluster_size, int) else None,
         "text": text[:MAX_TEXT_CHARS],
         "label": label,
         "confidence": float(confidence) if isinstance(confidence, (int, float)) else None,
@@ -59,6 +65,7 @@ def item_from_message(
             if k in LABELS and isinstance(v, (int, float))
         },
         "route": classification.get("route") or route,
+        "review_reason": reason if isinstance(reason, str) else None,
         "model": _model_name(classification.get("model")),
         "resources": [r for r in enrichment.get("resources", []) if isinstance(r, str)],
         "location": location if isinstance(location, dict) else None,

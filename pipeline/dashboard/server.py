@@ -144,6 +144,7 @@ class Dashboard:
             },
             "items": items,
             "counts": self.store.counts(),
+            "totals": self.store.totals(),
             "labels": self.store.label_counts(),
             "matches": match_all(items),
             "health": self.health(),
@@ -158,6 +159,7 @@ class Dashboard:
             if self.store.counts_version != counts_seen:
                 counts_seen = self.store.counts_version
                 self.store.publish("counts", self.store.counts())
+                self.store.publish("totals", self.store.totals())
             if self.store.labels_version != labels_seen:
                 labels_seen = self.store.labels_version
                 self.store.publish("labels", self.store.label_counts())

@@ -1,4 +1,9 @@
-"""The dashboard's memory: a bounded window of recent feed items, counts, and live listeners.
+"""The dashboard's memory: a bounded window of recent feed cards, counts, and live listeners.
+
+One card per near-duplicate cluster: the first copy seen becomes the card (its ``id`` is the
+cluster id, ``post_id`` the copy shown), later copies only raise its ``copies`` (×N: the larger
+of the copies seen here and the job's ``cluster_size``) and ``latest_ts``. Totals count both
+posts and distinct clusters.
 
 Thread-safe. The Kafka feed thread adds items, counts and dead letters; HTTP handlers read
 snapshots and subscribe to events. Each subscriber has a bounded queue: a browser that stops
@@ -49,6 +54,9 @@ class FeedStore:
             OrderedDict()
         )  # id → (label, model)
         self._counted = _SeenIds(window * 20)
+        self._clusters = _SeenIds(window * 20)
+        self._in_feed = _SeenIds(window * 20)
+        self._totals = {"posts": 0, "clusters": 0}
         self._counts: dict[int, Counter[str]] = {}
         self._dead_letters = 0
         self._recent_dead: deque[dict[str, Any]] = deque(maxlen=5)
@@ -59,13 +67,16 @@ class FeedStore:
 
     # ------------------------------------------------------------ writes (feed thread)
 
-    def count(self, post_id: str, label: str, ts_ms: int) -> None:
-        """Count one routed post in its minute (each post id once)."""
+    def count(self, post_id: str, label: str, ts_ms: int, cluster_id: str | None = None) -> None:
+        """Count one routed post in its minute and in the totals (each post id once)."""
         if label not in LABELS:
             return
         with self._lock:
             if not self._counted.add(post_id):
                 return
+            self._totals["posts"] += 1
+            if self._clusters.add(cluster_id or post_id):
+                self._totals["clusters"] += 1
             minute = ts_ms // 60_000
             self._counts.setdefault(minute, Counter())[label] += 1
             newest = max(self._counts)
@@ -74,18 +85,30 @@ class FeedStore:
             self.counts_version += 1
 
     def add_item(self, item: dict[str, Any]) -> None:
-        """Add a feed item (a re-delivered id keeps its first copy) and tell subscribers."""
+        """Add a feed item as a new card or as one more copy on its cluster's card (a
+        re-delivered post id is ignored) and tell subscribers."""
         with self._lock:
-            if item["id"] in self._items:
+            if not self._in_feed.add(item["id"]):
                 return
-            state = self._feedback.get(item["id"])
-            if state is not None:
-                item["status"], item["corrected_label"] = state
-            self._items[item["id"]] = item
-            while len(self._items) > self.window:
-                self._items.popitem(last=False)
+            key = item.get("cluster_id") or item["id"]
+            card = self._items.get(key)
+            if card is None:
+                card = {**item, "id": key, "post_id": item["id"], "copies": 1}
+                card["latest_ts"] = item["ts"]
+                state = self._feedback.get(key)
+                if state is not None:
+                    card["status"], card["corrected_label"] = state
+                self._items[key] = card
+                while len(self._items) > self.window:
+                    self._items.popitem(last=False)
+            else:
+                card["copies"] += 1
+                card["latest_ts"] = max(card["latest_ts"], item["ts"])
+            sizes = (card["copies"], card.get("cluster_size") or 1, item.get("cluster_size") or 1)
+            card["cluster_size"] = max(sizes)
             self.version += 1
-        self.publish("item", item)
+            published = dict(card)
+        self.publish("item", published)
 
     def apply_feedback(
         self,
@@ -158,6 +181,11 @@ class FeedStore:
                 {"minute": minute * 60_000, "counts": {label: c[label] for label in LABELS}}
                 for minute, c in sorted(self._counts.items())
             ]
+
+    def totals(self) -> dict[str, int]:
+        """Posts counted and distinct near-duplicate clusters among them."""
+        with self._lock:
+            return dict(self._totals)
 
     def label_counts(self) -> dict[str, Any]:
         """Training labels given so far: total, per class, and per model that made the

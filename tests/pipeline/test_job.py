@@ -164,6 +164,7 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
             "--bounded",
             "--batch-size", "16",
             "--max-text-chars", str(MAX_TEXT_CHARS),
+            "--multilingual-model", "none",
             "--runner=FnApiRunner",  # a Beam flag, passed through
         ]
     )  # fmt: skip
@@ -207,6 +208,13 @@ def test_bounded_run_routes_every_post(kafka_settings, routing_model: Path, post
             assert {k: value[k] for k in post} == post  # the input post, untouched
             cls = value["classification"]
             assert cls["route"] == route
+            lang = value["language"]["lang"]
+            if "lang" in post:  # the post's own tag wins (else it was identified)
+                assert value["language"]["source"] == "post" and lang == post["lang"]
+            assert value["lang"] and value["cluster_id"] and value["cluster_size"] >= 1
+            if lang not in ("en", "und"):  # no multilingual model here: review, with the reason
+                assert route == "review" and cls["review_reason"] == f"unsupported_language:{lang}"
+                continue
             assert cls["model"] == {"name": package.name, "version": package.version}
             assert list(cls["probabilities"]) == list(LABEL_ROUTES)
             assert abs(sum(cls["probabilities"].values()) - 1) < 1e-4

@@ -15,6 +15,7 @@ const state = {
   meta: { labels: [], resources: [], prefix: "" },
   items: new Map(), // id -> item
   counts: [],
+  totals: { posts: 0, clusters: 0 },
   labels: null, // training labels given so far (see labeller.js)
   matches: [],
   health: null,
@@ -120,6 +121,24 @@ function placeNode(location) {
   return el("span", { class: "place", title: how, text: location.name });
 }
 
+function reviewBadge(item) {
+  const reason = item.review_reason || "";
+  if (reason.startsWith("unsupported_language:")) {
+    const lang = reason.split(":")[1];
+    return el("span", { class: "badge review", title: `written in '${lang}', a language no model here reads: a person must read it`, text: "needs review · " + lang });
+  }
+  return el("span", { class: "badge review", title: reason || "below the label's confidence threshold", text: "needs review" });
+}
+
+function copiesNode(item) {
+  const copies = item.cluster_size || item.copies || 1;
+  if (copies < 2) return null;
+  const latest = item.latest_ts || item.ts;
+  return el("span", { class: "copies", title: `${copies} near-identical posts (retweets and copies) collapsed into this card; latest copy ${fmtTime(latest)}` },
+    el("b", { class: "copies-n", text: "×" + copies }),
+    el("span", { class: "copies-latest", text: " latest " + fmtTime(latest) }));
+}
+
 function sendFeedback(item, action, correctedLabel, buttons) {
   buttons.forEach((b) => { b.disabled = true; });
   fetch("/api/feedback", {
@@ -145,9 +164,11 @@ function feedCard(item) {
   const meta = el("div", { class: "item-meta" },
     labelBadge(item),
     item.confidence === null ? null : el("span", { class: "conf", title: "model probability", text: Math.round(item.confidence * 100) + "%" }),
-    item.route === "review" ? el("span", { class: "badge review", title: "below the label's confidence threshold", text: "needs review" }) : null,
+    item.route === "review" ? reviewBadge(item) : null,
     item.status !== "open" ? el("span", { class: "badge state", text: item.status + (item.corrected_label ? " → " + (LABEL_TEXT[item.corrected_label] || item.corrected_label) : "") }) : null,
     el("time", { datetime: new Date(item.ts).toISOString(), text: fmtTime(item.ts) }),
+    copiesNode(item),
+    item.lang && item.lang !== "en" && item.lang !== "und" ? el("span", { class: "badge lang", title: "language of the post", text: item.lang }) : null,
     placeNode(item.location),
     item.event ? el("span", { class: "event", text: item.event }) : null,
   );
@@ -172,7 +193,7 @@ function feedCard(item) {
 }
 
 function cardFor(item) {
-  const key = item.status + "|" + (item.corrected_label || "");
+  const key = item.status + "|" + (item.corrected_label || "") + "|" + (item.cluster_size || 1) + "|" + (item.latest_ts || 0);
   const cached = nodes.get(item.id);
   if (cached && cached[0] === key) return cached[1];
   const card = feedCard(item);
@@ -197,7 +218,7 @@ function renderFeed() {
     list.removeChild(cursor);
     cursor = next;
   }
-  $("feed-count").textContent = `${shown.length} shown of ${state.items.size}`;
+  $("feed-count").textContent = `${shown.length} cards shown of ${state.items.size}`;
   $("feed-empty").hidden = shown.length > 0;
   $("feed-empty").textContent = state.items.size ? "Nothing matches these filters." : "Waiting for routed posts…";
 }
@@ -267,6 +288,11 @@ function renderChart() {
   const sums = Object.fromEntries(labels.map((l) => [l, state.counts.reduce((s, c) => s + (c.counts[l] || 0), 0)]));
   $("legend").replaceChildren(...labels.map((l) =>
     el("span", {}, el("span", { class: "swatch " + l }), `${LABEL_TEXT[l] || l} ${fmtNumber(sums[l])}`)));
+}
+
+function renderTotals() {
+  const t = state.totals || { posts: 0, clusters: 0 };
+  $("totals").textContent = `${fmtNumber(t.posts)} posts · ${fmtNumber(t.clusters)} distinct (near-duplicates collapsed)`;
 }
 
 // ------------------------------------------------------------------ matching
@@ -355,11 +381,13 @@ function onSnapshot(snapshot) {
   nodes.clear();
   $("feed").replaceChildren();
   state.counts = snapshot.counts;
+  state.totals = snapshot.totals;
   state.labels = snapshot.labels;
   state.matches = snapshot.matches;
   state.health = snapshot.health;
   scheduleRender();
   renderChart();
+  renderTotals();
   renderMatches();
   renderHealth();
 }
@@ -379,6 +407,7 @@ function connect() {
   });
   on("status", (change) => { applyStatus(change); renderMatches(); });
   on("counts", (counts) => { state.counts = counts; renderChart(); });
+  on("totals", (totals) => { state.totals = totals; renderTotals(); });
   on("labels", (labels) => { state.labels = labels; scheduleRender(); });
   on("matches", (matches) => { state.matches = matches; renderMatches(); });
   on("health", (health) => { state.health = health; renderHealth(); });

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from pipeline.contract import Post, utc_now_iso
 from pipeline.enrich import enrich
 from pipeline.kafka.config import KafkaSettings
+from pipeline.near_duplicates import ClusterRef
 from pipeline.routing import choose_route, routed_message
 
 MODEL = {"name": "tiny-test", "version": "0.0.1"}
@@ -25,8 +26,10 @@ def make_routed(
     event: str | None = "hurricane_maria_2017",
     geo: dict[str, Any] | None = None,
     threshold: float = 0.5,
+    cluster: tuple[str, int] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(route, value) exactly as the job builds a routed message (pipeline.routing)."""
+    """(route, value) exactly as the job builds a routed message (pipeline.routing);
+    ``cluster`` = (cluster_id, cluster_size) as the near-duplicate stage gives them."""
     fields: dict[str, Any] = {"id": post_id, "text": text, "created_at": "2017-09-25T12:00:00Z"}
     if event:
         fields["event"] = event
@@ -40,7 +43,11 @@ def make_routed(
     route = choose_route(label, probabilities, {label: threshold})
     post = Post(fields, "crisis.posts", 0, 0, int(time.time() * 1000), utc_now_iso())
     classification = {"label": label, "probabilities": probabilities, "model": MODEL}
-    return route, routed_message(post, classification, route, utc_now_iso(), enrich(fields))
+    ref = ClusterRef(*cluster) if cluster else None
+    enrichment = enrich(fields)
+    return route, routed_message(
+        post, classification, route, utc_now_iso(), enrichment, cluster=ref
+    )
 
 
 class RunningDashboard:

@@ -169,3 +169,28 @@ def test_review_queue_labelling_by_keyboard(page, dashboard) -> None:
     assert by_id["lb-c"]["action"] == "confirmed" and by_id["lb-c"]["confirmed"]
     assert by_id["lb-c"]["corrected_label"] is None
     assert abs(by_id["lb-b"]["probabilities"]["other"] - 0.30) < 1e-9
+
+
+def test_a_retweet_storm_is_one_card_with_x20(page, dashboard) -> None:
+    plea = "URGENT: my grandmother in Ponce needs insulin, roads are blocked"
+    storm = [
+        make_routed(f"rt-{i}", ("RT @n: " if i else "") + plea, "request", cluster=("rt-0", i + 1))
+        for i in range(20)
+    ]
+    other = make_routed("solo", "We can deliver bottled water to Arecibo", "offer")
+    _open(page, dashboard)
+    dashboard.produce(*storm[:5])
+    _card(page, "rt-0").locator(".copies-n").wait_for()
+    dashboard.produce(*storm[5:], other)
+    _card(page, "solo").wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#feed li[data-id=\"rt-0\"] .copies-n')"
+        "?.textContent === '×20'"
+    )
+    assert page.locator("#feed li").count() == 2  # 21 posts, two cards
+    card = _card(page, "rt-0")
+    assert plea in card.locator(".item-text").text_content()
+    assert "latest" in card.locator(".copies-latest").text_content()
+    page.wait_for_function(
+        "() => document.getElementById('totals').textContent.startsWith('21 posts · 2 distinct')"
+    )

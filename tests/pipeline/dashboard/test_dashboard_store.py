@@ -138,3 +138,33 @@ def test_dead_letters() -> None:
         "seen": 2,
         "recent": [{"reason": "unreadable", "ts": 6}, {"reason": "invalid_json", "ts": 5}],
     }
+
+
+def test_a_retweet_storm_is_one_card_with_its_copies_and_latest_time() -> None:
+    store = FeedStore(window=50)
+    for i in range(20):
+        route, value = make_routed(
+            f"rt{i}", f"RT @n{i}: need insulin in Ponce", "request", cluster=("rt0", i + 1)
+        )
+        item = item_from_message(value, route, 1_000 + i, POSITION)
+        store.count(item["id"], item["label"], item["ts"], item["cluster_id"])
+        store.add_item(item)
+    store.add_item(item)  # a redelivered copy changes nothing
+    route, value = make_routed("solo", "tents needed in Gorkha", "request", cluster=("solo", 1))
+    solo = item_from_message(value, route, 5_000, POSITION)
+    store.count(solo["id"], solo["label"], solo["ts"], solo["cluster_id"])
+    store.add_item(solo)
+    cards = {card["id"]: card for card in store.items()}
+    assert set(cards) == {"rt0", "solo"}
+    assert (cards["rt0"]["copies"], cards["rt0"]["cluster_size"]) == (20, 20)
+    assert (cards["rt0"]["ts"], cards["rt0"]["latest_ts"]) == (1_000, 1_019)
+    assert cards["rt0"]["post_id"] == "rt0" and cards["solo"]["copies"] == 1
+    assert store.totals() == {"posts": 21, "clusters": 2}
+
+
+def test_a_card_shows_the_jobs_cluster_size_when_earlier_copies_were_missed() -> None:
+    store = FeedStore()
+    route, value = make_routed("rt7", "RT @x: need insulin in Ponce", "request", cluster=("rt0", 7))
+    store.add_item(item_from_message(value, route, 0, POSITION))
+    (card,) = store.items()
+    assert (card["id"], card["post_id"], card["cluster_size"]) == ("rt0", "rt7", 7)
