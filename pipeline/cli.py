@@ -17,6 +17,7 @@ COMMANDS: list[str] = [
     "pipeline.commands.broker",
     "pipeline.commands.replay",
     "pipeline.commands.classify",
+    "pipeline.commands.backfill",
     "pipeline.commands.dashboard",
     "pipeline.commands.learn",
     "distill.cli",

@@ -21,6 +21,7 @@ from pipeline.kafka import (
     partition_count,
 )
 from pipeline.kafka.clients import check_reachable
+from pipeline.kafka.replicas import owned_partitions
 from pipeline.options import TriageOptions
 from pipeline.post_stages import DEFAULT_MODEL_LANGUAGES, PostStageOptions, PostStages
 from pipeline.routing import output_topics
@@ -28,7 +29,10 @@ from pipeline.transforms import TriagePosts
 
 
 def prepare_topics(settings: KafkaSettings, input_topic: str, output_prefix: str) -> int:
-    """Check the input topic exists; create missing output topics with its partition count."""
+    """Check the input topic exists; create missing output topics with its partition count.
+
+    Returns the input topic's partition count.
+    """
     partitions = partition_count(settings, input_topic)
     if partitions is None:
         raise TriageError(
@@ -94,6 +98,8 @@ def build_pipeline(
             max_records_per_poll=job.max_records_per_poll,
             max_read_s=job.commit_interval,
             max_read_records=job.commit_records,
+            replicas=job.replicas,
+            replica=job.replica,
         )
         | "Triage"
         >> TriagePosts(
@@ -125,7 +131,9 @@ def run_job(
     # workers share them), so their seconds of start-up are not paid by the first posts.
     PostStages(post_stage_options(job, model[1])).load()
     check_reachable(settings)  # a wrong address: one line at once, not bootstrap retries
-    prepare_topics(settings, job.input_topic, job.output_prefix)
+    partitions = prepare_topics(settings, job.input_topic, job.output_prefix)
+    owned = owned_partitions(partitions, job.replicas, job.replica)  # fails before serving
+    metrics.publish_replica(job.replica, job.replicas, owned)
     try:
         metrics.start_metrics_server(job.metrics_port)
     except OSError as exc:

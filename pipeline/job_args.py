@@ -86,6 +86,24 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         help="where a group with no committed offset starts (default: earliest)",
     )
     parser.add_argument(
+        "--replicas",
+        dest="replicas",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="how many copies of this job share the input topic (default: 1); with N > 1, "
+        "each reads only its own partitions (see --replica)",
+    )
+    parser.add_argument(
+        "--replica",
+        dest="replica",
+        type=non_negative_int,
+        default=0,
+        metavar="I",
+        help="this copy's index, 0..N-1: it reads and commits the partitions p with "
+        "p mod N = I (default: 0; a StatefulSet passes its pod ordinal)",
+    )
+    parser.add_argument(
         "--metrics-port",
         dest="metrics_port",
         type=non_negative_int,

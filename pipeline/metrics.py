@@ -62,6 +62,9 @@ POSTS_BY_LANGUAGE = Counter(
     ["lang", "source"],
 )
 MODEL_INFO = Info("triage_model", "The model package serving predictions.")
+REPLICA_INFO = Info(
+    "triage_replica", "This job replica's index, the replica count and the partitions it owns."
+)
 MODEL_SWAPS = Counter(
     "triage_model_swaps_total",
     "Model versions found in the model repository: swapped in, or refused (invalid package).",
@@ -70,6 +73,17 @@ MODEL_SWAPS = Counter(
 
 _server_lock = threading.Lock()
 _server_port: int | None = None
+
+
+def publish_replica(replica: int, replicas: int, partitions: list[int]) -> None:
+    """Set ``triage_replica_info`` (which share of the input topic this process reads)."""
+    REPLICA_INFO.info(
+        {
+            "replica": str(replica),
+            "replicas": str(replicas),
+            "partitions": ",".join(str(p) for p in partitions),
+        }
+    )
 
 
 def start_metrics_server(port: int | None, addr: str = "0.0.0.0") -> int | None:

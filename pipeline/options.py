@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 
 from apache_beam.options.pipeline_options import (
     PipelineOptions,
@@ -17,6 +18,7 @@ from pipeline.kafka import add_kafka_arguments
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner")
 DEFAULT_RUNNER = "FnApiRunner"
 REQUIRED = ("input_topic", "output_prefix", "group_id", "bootstrap_servers")
+_LOGGER = logging.getLogger(__name__)
 
 
 class TriageOptions(PipelineOptions):
@@ -37,24 +39,33 @@ def _all_options_parser() -> _BeamArgumentParser:
     return parser
 
 
-def check_beam_flags(beam_args: list[str]) -> None:
+def check_beam_flags(beam_args: list[str]) -> list[str]:
     """Raise TriageError naming the first flag no Beam option knows, with a suggestion.
 
-    Beam itself only logs a warning and drops such flags, so a typo like ``--bouded`` would
-    silently turn a bounded backfill into a job that streams forever.
+    Beam itself only logs a warning and drops such flags on a local runner, so a typo like
+    ``--bouded`` would silently turn a bounded backfill into a job that streams forever.
+    A distributed runner (Flink, Dataflow, ...) also receives flags that only its Java side
+    knows (``--checkpointing_interval``): those pass unless they look like a typo of a known
+    flag. Returns the flags passed through that way.
     """
     parser = _all_options_parser()
-    _, unknown = parser.parse_known_args(beam_args)
-    if not unknown:
-        return
-    word = unknown[0]
-    if not word.startswith("-"):
-        raise TriageError(f"unexpected argument {word!r} (flags start with --)")
-    flag = word.split("=", 1)[0]
+    parsed, unknown = parser.parse_known_args(beam_args)
+    remote = (parsed.runner or DEFAULT_RUNNER) not in LOCAL_RUNNERS
     known = [option for action in parser._actions for option in action.option_strings]  # noqa: SLF001
-    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-    hint = f": did you mean {close[0]}?" if close else " (see `triage run --help`)"
-    raise TriageError(f"unknown flag {flag}{hint}")
+    passed: list[str] = []
+    for index, word in enumerate(unknown):
+        if not word.startswith("-"):
+            if remote and index and unknown[index - 1].startswith("--"):
+                continue  # the value of a runner-side flag given as "--flag value"
+            raise TriageError(f"unexpected argument {word!r} (flags start with --)")
+        flag = word.split("=", 1)[0]
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.85 if remote else 0.6)
+        if remote and not close:
+            passed.append(flag)
+            continue
+        hint = f": did you mean {close[0]}?" if close else " (see `triage run --help`)"
+        raise TriageError(f"unknown flag {flag}{hint}")
+    return passed
 
 
 def make_options(beam_args: list[str], job_values: dict) -> PipelineOptions:
@@ -62,15 +73,23 @@ def make_options(beam_args: list[str], job_values: dict) -> PipelineOptions:
 
     FnApiRunner is the local default. An unbounded run on a distributed runner (Flink,
     Dataflow, ...) gets ``--streaming``; FnApiRunner runs the unbounded source as it is.
-    A flag that neither the job nor Beam knows is an error (see :func:`check_beam_flags`).
+    A flag that neither the job nor Beam knows is an error on a local runner, and passed on to
+    a distributed one unless it looks like a typo (see :func:`check_beam_flags`).
     """
-    check_beam_flags(beam_args)
+    runner_side = check_beam_flags(beam_args)
+    if runner_side:
+        _LOGGER.warning("passed to the runner as is: %s", " ".join(runner_side))
     options = PipelineOptions(beam_args, **job_values)
     job = options.view_as(TriageOptions)
     missing = [name for name in REQUIRED if not getattr(job, name, None)]
     if missing:
         flags = ", ".join("--" + name.replace("_", "-") for name in missing)
         raise TriageError(f"missing required flag(s): {flags}")
+    if job.replica >= job.replicas:
+        raise TriageError(
+            f"--replica {job.replica} is out of range for --replicas {job.replicas} "
+            f"(use 0..{job.replicas - 1})"
+        )
     if job.bounded and job.stop_after_idle:
         raise TriageError("--bounded and --stop-after-idle exclude each other: pick one")
     standard = options.view_as(StandardOptions)

@@ -1,4 +1,10 @@
-"""Read posts from CSV (polars) or JSON Lines files into contract-shaped dicts."""
+"""Read posts from CSV or Parquet (polars) or JSON Lines files into contract-shaped dicts.
+
+One row → post mapping for every file reader (``triage classify``, ``triage replay``,
+``triage backfill``): the text column becomes ``text``; ``id`` comes from ``--id-column``, an
+``id`` field (an integer becomes its decimal string), or else ``<file stem>-<row number>`` (rows
+counted from 0; blank JSONL lines are not rows); tabular files keep only the contract's fields.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,28 @@ from typing import Any
 
 from models.errors import TriageError
 
-# Optional contract fields taken from CSV columns of the same name (other columns are dropped).
+# Optional contract fields taken from CSV/Parquet columns of the same name (others are dropped).
 CSV_FIELDS = ("created_at", "lang", "user", "event", "source")
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+TABULAR = ("csv", "parquet")
 
 
 def file_format(path: Path) -> str:
-    """``csv`` or ``jsonl`` from the file's suffix; a TriageError for anything else."""
+    """``csv``, ``jsonl`` or ``parquet`` from the file's suffix; a TriageError otherwise."""
     if not path.is_file():
         raise TriageError(f"{path}: no such file")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise TriageError(f"{path}: unsupported file type {path.suffix!r}: use .csv or .jsonl")
+        raise TriageError(
+            f"{path}: unsupported file type {path.suffix!r}: use .csv, .jsonl or .parquet"
+        )
     return fmt
 
 
@@ -33,22 +49,21 @@ def read_posts(
 ) -> list[dict[str, Any]]:
     """Posts with ``id`` and ``text`` (ids default to ``<file stem>-<row number>``)."""
     path = Path(path)
-    is_csv = file_format(path) == "csv"
-    rows = _read_csv(path) if is_csv else _read_jsonl(path)
+    fmt = file_format(path)
+    rows = _read_jsonl(path) if fmt == "jsonl" else _read_table(path, fmt)
     posts = []
     for number, row in enumerate(rows):
         if limit is not None and number >= limit:
             break
-        post = _to_post(row, number, path, text_column, id_column)
-        if is_csv:  # a CSV's other columns (labels, splits, ...) are not post fields
-            post = {k: v for k, v in post.items() if k in ("id", "text", *CSV_FIELDS)}
-        posts.append(post)
+        check_columns(row, number, path, text_column, id_column)
+        posts.append(row_to_post(row, number, path.stem, fmt, text_column, id_column))
     return posts
 
 
-def _to_post(
+def check_columns(
     row: dict[str, Any], number: int, path: Path, text_column: str, id_column: str | None
-) -> dict[str, Any]:
+) -> None:
+    """A TriageError naming the missing text or id column/field of ``row``."""
     if text_column not in row:
         raise TriageError(
             f"{path}: row {number + 1} has no {text_column!r} column/field "
@@ -56,24 +71,62 @@ def _to_post(
         )
     if id_column is not None and id_column not in row:
         raise TriageError(f"{path}: row {number + 1} has no {id_column!r} column/field")
+
+
+def row_to_post(
+    row: dict[str, Any],
+    number: int,
+    stem: str,
+    fmt: str,
+    text_column: str = "text",
+    id_column: str | None = None,
+) -> dict[str, Any]:
+    """One file row as a post dict (not validated: the contract check comes after).
+
+    A row without the text field keeps no ``text`` (the contract then names it missing).
+    """
     post = dict(row)
-    post["text"] = post.pop(text_column)
+    if text_column != "text":
+        post.pop("text", None)
+        if text_column in post:
+            post["text"] = post.pop(text_column)
     if id_column is not None:
-        post["id"] = str(post.pop(id_column))
+        value = post.pop(id_column, None)
+        post["id"] = None if value is None else str(value)
     elif post.get("id") is None:
-        post["id"] = f"{path.stem}-{number}"
+        post["id"] = f"{stem}-{number}"
+    elif isinstance(post["id"], int) and not isinstance(post["id"], bool):
+        post["id"] = str(post["id"])  # a typed column or a JSON number (e.g. a tweet id)
+    if fmt in TABULAR:  # a table's other columns (labels, splits, ...) are not post fields
+        post = {k: v for k, v in post.items() if k in ("id", "text", *CSV_FIELDS)}
+        if "text" in post and post["text"] is None:
+            post["text"] = ""  # an empty cell: the contract calls it empty_text
     return post
 
 
-def _read_csv(path: Path) -> Iterator[dict[str, Any]]:
+def table_rows(frame: Any) -> Iterator[dict[str, Any]]:
+    """A polars DataFrame's rows, empty optional contract fields dropped."""
+    for row in frame.iter_rows(named=True):
+        yield {k: v for k, v in row.items() if not (k in CSV_FIELDS and v in (None, ""))}
+
+
+def scan_table(path: Path, fmt: str) -> Any:
+    """A polars LazyFrame over a CSV (every column as text) or Parquet file."""
+    import polars as pl
+
+    if fmt == "csv":
+        return pl.scan_csv(path, infer_schema_length=0)
+    return pl.scan_parquet(path)
+
+
+def _read_table(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
     import polars as pl
 
     try:
-        frame = pl.read_csv(path, infer_schema_length=0)  # every column as text
+        frame = scan_table(path, fmt).collect()
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        raise TriageError(f"{path}: cannot read as CSV: {exc}") from exc
-    for row in frame.iter_rows(named=True):
-        yield {k: v for k, v in row.items() if not (k in CSV_FIELDS and v in (None, ""))}
+        raise TriageError(f"{path}: cannot read as {fmt.upper()}: {exc}") from exc
+    yield from table_rows(frame)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -21,12 +21,12 @@ Examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "classify",
-        help="classify a CSV/JSONL file of posts (no Kafka)",
-        description="Classify every post of a CSV or JSON Lines file and write JSON Lines.",
+        help="classify a CSV/JSONL/Parquet file of posts (no Kafka)",
+        description="Classify every post of a CSV, JSON Lines or Parquet file; write JSON Lines.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
     )
-    parser.add_argument("--input", required=True, help="a .csv or .jsonl file of posts")
+    parser.add_argument("--input", required=True, help="a .csv, .jsonl or .parquet file of posts")
     parser.add_argument("--output", required=True, help="the .jsonl file to write")
     parser.add_argument("--model", default=None, help="model package (default: models/DEFAULT)")
     parser.add_argument("--text-column", default="text", help="text column/field (default: text)")

@@ -25,12 +25,12 @@ Examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay",
-        help="produce posts from a CSV/JSONL file to Kafka",
-        description="Produce posts from a CSV or JSON Lines file to a Kafka topic.",
+        help="produce posts from a CSV/JSONL/Parquet file to Kafka",
+        description="Produce posts from a CSV, JSON Lines or Parquet file to a Kafka topic.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
     )
-    parser.add_argument("file", help="a .csv or .jsonl file of posts")
+    parser.add_argument("file", help="a .csv, .jsonl or .parquet file of posts")
     parser.add_argument("--topic", required=True, help="topic to produce to")
     parser.add_argument(
         "--rate", type=positive_float, default=None, help="posts per second (default: max)"

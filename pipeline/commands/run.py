@@ -29,6 +29,10 @@ Examples:
       --output-prefix triage --group-id triage-job --metrics-port 9108
   triage run --bootstrap-servers localhost:9092 --input-topic posts \\
       --output-prefix triage --group-id backfill --bounded --model triage-small
+  # two machines share a 4-partition topic: replica 0 reads partitions 0 and 2, replica 1
+  # reads 1 and 3 (same group; a restarted replica resumes its own partitions)
+  triage run --bootstrap-servers kafka:9092 --input-topic posts --output-prefix triage \\
+      --group-id triage-job --replicas 2 --replica 0 --metrics-port 9108
   triage run --bootstrap-servers localhost:9092 --input-topic posts --output-prefix triage \\
       --group-id triage-job --runner=FlinkRunner --flink_master=localhost:8081
   triage run --bootstrap-servers localhost:9092 --input-topic posts --output-prefix triage \\
@@ -69,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM (e.g. from a supervisor) stops like Ctrl-C: no traceback, exit code 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     mode = "bounded" if job.bounded else "until idle" if job.stop_after_idle else "streaming"
+    share = f", replica {job.replica} of {job.replicas}" if job.replicas > 1 else ""
     banner = (
         f"triage run: {job.input_topic} → {job.output_prefix}.* on {settings.bootstrap_servers} "
-        f"({mode}, group {job.group_id})"
+        f"({mode}, group {job.group_id}{share})"
     )
     start = time.monotonic()
     run_job(options, settings, on_start=lambda: print(banner, file=sys.stderr, flush=True))

@@ -36,6 +36,7 @@ from pipeline.kafka.config import KafkaSettings
 from pipeline.kafka.offsets import OFFSET_RESETS, UNBOUNDED_STOP
 from pipeline.kafka.readers import READERS, ReaderKey
 from pipeline.kafka.records import KafkaRecord
+from pipeline.kafka.replicas import owned_partitions
 
 IDLE_RESUME_DELAY = Duration(seconds=0.05)  # resume hint after an empty poll
 IDLE_WATERMARK_LAG_S = 1.0  # an idle partition's watermark trails the wall clock by this much
@@ -262,6 +263,9 @@ class ReadFromKafka(beam.PTransform):
     offsets get committed once the bundle's output is acknowledged) after reading this long or
     this many records, even when it is not caught up. They bound how much a crash replays.
 
+    ``replicas`` / ``replica``: read only the partitions ``p`` with ``p mod replicas = replica``
+    (see :mod:`pipeline.kafka.replicas`).
+
     Example::
 
         records = p | ReadFromKafka(settings, "crisis.posts", "triage", bounded=True)
@@ -280,8 +284,11 @@ class ReadFromKafka(beam.PTransform):
         poll_timeout_ms: int = 100,
         max_read_s: float = ReadConfig.max_read_s,
         max_read_records: int = ReadConfig.max_read_records,
+        replicas: int = 1,
+        replica: int = 0,
     ) -> None:
         super().__init__()
+        self._replicas, self._replica = replicas, replica
         if offset_reset not in OFFSET_RESETS:
             raise TriageError(f"offset_reset must be one of {OFFSET_RESETS}: {offset_reset!r}")
         if max_records_per_poll < 1 or poll_timeout_ms < 0 or max_read_records < 1:
@@ -309,7 +316,8 @@ class ReadFromKafka(beam.PTransform):
                 f"Kafka topic {config.topic!r} does not exist at "
                 f"{config.settings.bootstrap_servers}: create it first"
             )
-        specs = [PartitionSpec(config, p) for p in range(partitions)]
+        owned = owned_partitions(partitions, self._replicas, self._replica)
+        specs = [PartitionSpec(config, p) for p in owned]
         read_fn = ReadPartitionFn() if config.bounded else UnboundedReadPartitionFn()
         return (
             pbegin

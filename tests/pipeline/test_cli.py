@@ -1,4 +1,4 @@
-"""`triage run|replay|classify|demo`: help with examples, one-line errors, classify and replay."""
+"""`triage run|replay|classify|demo|backfill`: help with examples, one-line errors, runs."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
         assert needle in lines[0], err
 
 
-@pytest.mark.parametrize("command", ["run", "replay", "classify", "demo"])
+@pytest.mark.parametrize("command", ["run", "replay", "classify", "demo", "backfill"])
 def test_help_has_examples(command: str, capsys) -> None:
     code, out, _ = run_cli([command, "--help"], capsys)
     assert code == 0
@@ -52,6 +52,7 @@ JOB = [*KAFKA, "--input-topic", "in", "--output-prefix", "out", "--group-id", "g
         (["run", *JOB, "--bouded"], ["unknown flag --bouded", "did you mean --bounded?"]),
         (["run", *JOB, "--bogus-flag", "1"], ["unknown flag --bogus-flag"]),
         (["run", *JOB, "--flink-master=x"], ["did you mean --flink_master?"]),
+        (["run", *JOB, "--runner=FlinkRunner", "--bouded"], ["did you mean --bounded?"]),
         (["run", *JOB], ["cannot reach Kafka at 127.0.0.1:9", "Connection refused"]),
         (["replay", "/no/such/file.csv", "--topic", "t", *KAFKA], ["no such file"]),
         (["replay", "posts.csv", *KAFKA], ["--topic"]),
@@ -59,6 +60,9 @@ JOB = [*KAFKA, "--input-topic", "in", "--output-prefix", "out", "--group-id", "g
         (["replay", "f.csv", "--topic", "t", "--bogus", *KAFKA], ["unrecognized", "--bogus"]),
         (["classify", "--output", "o.jsonl"], ["--input"]),
         (["classify", "--input", "/no/such.jsonl", "--output", "o.jsonl"], ["no such file"]),
+        (["run", *JOB, "--replicas", "2", "--replica", "3"], ["--replica 3", "use 0..1"]),
+        (["backfill", "--input", "/no/such/*.csv", "--output", "o"], ["no file matches"]),
+        (["backfill", "--input", "f.csv", "--output", "o", "--workers", "0"], ["--workers"]),
         (["demo", "--model", "/no/such/model"], ["/no/such/model"]),
         (["demo", "--rate", "0"], ["--rate"]),
     ],
@@ -168,6 +172,18 @@ def test_demo_runs_end_to_end(tiny_model: Path, capsys) -> None:
     assert "--duration reached" in out
     assert "posts sent 40, routed or dead-lettered 40" in out
     assert "sent 40/40" in out
+
+
+def test_backfill_bad_scheduler_and_model_are_one_line(tmp_path: Path, capsys) -> None:
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text('{"id": "a", "text": "need water"}\n')
+    base = ["backfill", "--input", str(posts), "--output", str(tmp_path / "out")]
+    code, _, err = run_cli([*base, "--model", "/no/such/model"], capsys)
+    assert_one_line_error(code, err, "/no/such/model")
+    code, _, err = run_cli([*base, "--dask-scheduler", "tcp://127.0.0.1:9"], capsys)
+    assert_one_line_error(code, err, "Dask scheduler tcp://127.0.0.1:9")
+    code, _, err = run_cli([*base, "--dask-scheduler", "scheduler-host"], capsys)
+    assert_one_line_error(code, err, "expected tcp://HOST:PORT")
 
 
 @pytest.mark.integration
