@@ -91,19 +91,11 @@ def iso_ms(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
 
 
-def pipeline_throughput(
-    settings: KafkaSettings, posts: list[dict], model: Path, run: int, args
-) -> float:
-    """Posts/s of a bounded job over ``posts`` preloaded in Kafka."""
+def routed_span(settings: KafkaSettings, prefix: str) -> tuple[float, float, int]:
+    """(first ``ingested_at``, last routed Kafka timestamp, messages) over the output topics,
+    timestamps in ms: the span a job took from reading its first post to writing its last."""
     from kafka import KafkaConsumer, TopicPartition
 
-    topic, prefix = f"bench{run}.posts", f"bench{run}"
-    ensure_topics(settings, [topic], args.partitions)
-    replay_posts(settings, topic, posts)
-    argv = job_argv(settings.bootstrap_servers, topic, prefix, model, args) + ["--bounded"]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"bounded job failed:\n{done.stderr[-3000:]}")
     consumer = KafkaConsumer(**settings.kafka_python_kwargs(), enable_auto_commit=False)
     first_in, last_out, count = float("inf"), 0.0, 0
     try:
@@ -117,6 +109,21 @@ def pipeline_throughput(
                 count += 1
     finally:
         consumer.close()
+    return first_in, last_out, count
+
+
+def pipeline_throughput(
+    settings: KafkaSettings, posts: list[dict], model: Path, run: int, args
+) -> float:
+    """Posts/s of a bounded job over ``posts`` preloaded in Kafka."""
+    topic, prefix = f"bench{run}.posts", f"bench{run}"
+    ensure_topics(settings, [topic], args.partitions)
+    replay_posts(settings, topic, posts)
+    argv = job_argv(settings.bootstrap_servers, topic, prefix, model, args) + ["--bounded"]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"bounded job failed:\n{done.stderr[-3000:]}")
+    first_in, last_out, count = routed_span(settings, prefix)
     if count != len(posts):
         raise SystemExit(f"expected {len(posts)} routed posts, read {count}")
     return count / ((last_out - first_in) / 1000.0)

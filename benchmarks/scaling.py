@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from end_to_end import routed_span  # noqa: E402
 from results import write_section  # noqa: E402
 
 from pipeline.broker import EmbeddedBroker  # noqa: E402
@@ -142,22 +143,7 @@ def stream(settings: KafkaSettings, texts: list[str], n: int, replicas: int, run
 
 def _span(settings: KafkaSettings, prefix: str) -> tuple[float, float]:
     """First ``ingested_at`` and last routed Kafka timestamp (ms) over the output topics."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    from pipeline.kafka.offsets import read_from_beginning
-
-    consumer = KafkaConsumer(**settings.kafka_python_kwargs(), enable_auto_commit=False)
-    first_in, last_out = float("inf"), 0.0
-    try:
-        for out_topic in output_topics(prefix):
-            parts = [TopicPartition(out_topic, p) for p in consumer.partitions_for_topic(out_topic)]
-            for record in read_from_beginning(consumer, parts):
-                stamp = json.loads(record.value).get("ingested_at")
-                if stamp:
-                    first_in = min(first_in, iso_ms(stamp))
-                last_out = max(last_out, record.timestamp)
-    finally:
-        consumer.close()
+    first_in, last_out, _ = routed_span(settings, prefix)
     return first_in, last_out
 
 
