@@ -76,7 +76,8 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         metavar="SECONDS",
-        help="stop when no message arrived for SECONDS (default: run until stopped)",
+        help="stop when no message arrived for SECONDS; a broker outage counts as idle time, so "
+        "pick SECONDS longer than a broker restart (default: run until stopped)",
     )
     parser.add_argument(
         "--offset-reset",

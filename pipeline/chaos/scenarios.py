@@ -168,7 +168,9 @@ def run_broker_restarts(opts: ChaosOptions) -> dict:
             prefix,
             group,
             opts.model,
-            (*opts.job_args, "--stop-after-idle", "15"),
+            # longer than any restart: an outage counts as idle time (empty polls), and a
+            # partition that ends during one never reads what is produced after it
+            (*opts.job_args, "--stop-after-idle", "45"),
             log_path=opts.log_dir / f"broker-job-{run}.log",
         )
         job.start()
