@@ -51,10 +51,6 @@ class OnnxTextClassifierHandler(ModelHandler[str, PredictionResult, LiveModel]):
         """The package served at launch (the newest valid version of a repository)."""
         return self._package
 
-    @property
-    def model_path(self) -> str:
-        return self._model_path
-
     def load_model(self) -> LiveModel:
         return LiveModel(
             ModelRepository(self._model_path),

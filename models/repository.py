@@ -176,10 +176,6 @@ class LiveModel:
             self._thread.start()
 
     @property
-    def current(self) -> OnnxClassifier:
-        return self._current
-
-    @property
     def package(self) -> ModelPackage:
         return self._current.package
 
