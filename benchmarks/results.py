@@ -15,5 +15,6 @@ def write_section(heading: str, section: str, path: Path = RESULTS) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        rest = "\n" + text[end + 1 :] if end != -1 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

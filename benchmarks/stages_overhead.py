@@ -3,8 +3,8 @@
 The same bounded `triage run` as ``benchmarks/end_to_end.py`` (real HumAID posts, embedded
 Tansu broker, FnApiRunner), with the new per-post stages on (the defaults: language id,
 multilingual package, near-duplicates) and off (``--no-language-id --no-dedup
---multilingual-model none``), alternating within each repeat so the shared machine's load drifts
-over both alike. Reported: posts/s of each (medians) and the median of per-repeat slowdowns.
+--multilingual-model none``), alternating within each repeat (the first setting alternates too)
+so the shared machine's load drifts over both alike. Reported: posts/s of each (medians) and the median of per-repeat slowdowns.
 The posts carry no ``lang`` field, so every post is identified (the worst case: posts from a
 platform that tags languages skip identification). Target: under 10% slower.
 
@@ -48,7 +48,10 @@ def main() -> None:
     with EmbeddedBroker() as broker:
         settings = KafkaSettings(broker.bootstrap_servers)
         for repeat in range(args.repeats):
-            for i, (name, flags) in enumerate(variants.items()):
+            order = list(variants.items())
+            if repeat % 2:  # ABBA: neither setting always runs first
+                order.reverse()
+            for i, (name, flags) in enumerate(order):
                 options = argparse.Namespace(**base, job_flags=flags)
                 run = 100 + repeat * len(variants) + i
                 speeds[name].append(pipeline_throughput(settings, posts, model, run, options))
@@ -61,7 +64,7 @@ def main() -> None:
         f"{HEADING}\n\n"
         f"Command: `{command}`. {len(posts)} HumAID Maria test posts (cycled, no `lang` field), "
         f"{model.name}, batch 32, bounded `triage run` on FnApiRunner and the embedded broker, "
-        f"{args.repeats} repeats alternating the two settings; load average "
+        f"{args.repeats} repeats alternating the two settings (ABBA); load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (2 shared cores).\n\n"
         "| setting | posts/s (median) | per repeat |\n|---|---:|---|\n"
         + "\n".join(

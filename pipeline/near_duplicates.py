@@ -33,7 +33,6 @@ bottom-k sketch here needs one CRC-32 per shingle and a sort, in plain Python
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 import zlib
@@ -44,6 +43,7 @@ from typing import Any
 
 from pipeline import metrics
 from pipeline.enrich import enrich
+from pipeline.language import clean_for_language_id
 
 DEFAULT_WINDOW_S = 6 * 3600.0
 DEFAULT_MAX_CLUSTERS = 50_000
@@ -72,7 +72,9 @@ class ClusterRef:
 
 
 class _Cluster:
-    __slots__ = ("cluster_id", "key", "text", "sketch", "size", "last_seen_ms", "_anchors")
+    __slots__ = (
+        "cluster_id", "key", "text", "sketch", "size", "last_seen_ms", "_named", "_anchors"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -81,37 +83,42 @@ class _Cluster:
         text: str,
         sketch: tuple[int, ...] | None,
         seen_ms: int,
-        anchors: Anchors | None,
+        named: Named | None,
     ):
         self.cluster_id = cluster_id
         self.key = key
         self.sketch = sketch
-        # The text is kept only while its anchors may still be needed and are not known.
-        self.text = text if sketch is not None and anchors is None else ""
-        self._anchors = anchors
+        # Anchors are only ever compared for clusters found by sketch, and built on first need:
+        # from the enrichment's names when known, else from the text (kept until then).
+        self.text = text if sketch is not None and named is None else ""
+        self._named = named if sketch is not None else None
+        self._anchors: Anchors | None = None
         self.size = 1
         self.last_seen_ms = seen_ms
 
     def anchors(self) -> Anchors:
         if self._anchors is None:
-            self._anchors = text_anchors(self.text, self.key)
-            self.text = ""
+            if self._named is not None:
+                self._anchors = named_anchors(self._named, self.key)
+            else:
+                self._anchors = text_anchors(self.text, self.key)
+            self.text, self._named = "", None
         return self._anchors
 
 
-_URL = re.compile(r"(?:https?://|www\.)\S+|\bt\.co/\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w@])@\w+")
-_RETWEET = re.compile(r"^(?:\s*(?:rt|mt)\b\s*:?\s*)+", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _VIA = re.compile(r"\b(?:rt|via)\b")
+_NUMBER_WORD = re.compile(r"[^ ]*\d[^ ]*")
 
 
-def post_key(text: str) -> str:
+def post_key(text: str, cleaned: str | None = None) -> str:
     """The text a post is compared by: lower-case words only, no retweet prefix, mentions,
-    links or punctuation (``RT @a: Need WATER!! https://t.co/x`` → ``need water``)."""
-    text = _MENTION.sub(" ", _URL.sub(" ", html.unescape(text)))
-    text = _NON_WORD.sub(" ", _RETWEET.sub("", text.strip()).lower())
-    return " ".join(_VIA.sub(" ", text).split())
+    links or punctuation (``RT @a: Need WATER!! https://t.co/x`` → ``need water``).
+    ``cleaned`` is the text's :func:`~pipeline.language.clean_for_language_id` when the caller
+    has it already (language id starts with the same cleaning)."""
+    if cleaned is None:
+        cleaned = clean_for_language_id(text)
+    return " ".join(_VIA.sub(" ", _NON_WORD.sub(" ", cleaned.lower())).split())
 
 
 def shingles(key: str, width: int = SHINGLE_WORDS) -> list[bytes]:
@@ -130,25 +137,43 @@ def sketch(key: str) -> tuple[int, ...]:
 def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Jaccard similarity estimated from two bottom-k sketches: of the k smallest hashes of
     their union, the share found in both (exact when both sets are smaller than k)."""
-    k = min(SKETCH, len(set(a) | set(b)))
-    union = sorted(set(a) | set(b))[:k]
-    both = set(a) & set(b)
-    return sum(h in both for h in union) / k if k else 0.0
+    sa, sb = set(a), set(b)
+    both, union = sa & sb, sa | sb
+    k = min(SKETCH, len(union))
+    if not k or not both:
+        return 0.0
+    return sum(h in both for h in sorted(union)[:k]) / k
 
 
 Anchors = tuple[frozenset[str], frozenset[str], frozenset[str]]
 """(place, resource types, numbers) a post names."""
 
 
-def enrichment_anchors(enrichment: Mapping[str, Any], key: str) -> Anchors:
-    """Anchors from the job's enrichment (its gazetteer place, not a ``geo`` point's name)."""
+Named = tuple[str | None, tuple[str, ...]]
+"""(gazetteer place or None, resource types) from the job's enrichment: cheap to keep."""
+_NONE: frozenset[str] = frozenset()
+
+
+def enrichment_names(enrichment: Mapping[str, Any]) -> Named:
+    """The enrichment's gazetteer place (not a ``geo`` point's name) and resource types."""
     location = enrichment.get("location") or {}
     place = location.get("name") if location.get("method") == "gazetteer" else None
+    return place, tuple(enrichment.get("resources") or ())
+
+
+def named_anchors(named: Named, key: str) -> Anchors:
+    """Anchors from the enrichment's names and the key's numbers."""
+    place, resources = named
     return (
-        frozenset((place,)) if place else frozenset(),
-        frozenset(enrichment.get("resources") or ()),
-        frozenset(w for w in key.split(" ") if any(c.isdigit() for c in w)),
+        frozenset((place,)) if place else _NONE,
+        frozenset(resources) if resources else _NONE,
+        frozenset(_NUMBER_WORD.findall(key)),
     )
+
+
+def enrichment_anchors(enrichment: Mapping[str, Any], key: str) -> Anchors:
+    """Anchors from the job's enrichment."""
+    return named_anchors(enrichment_names(enrichment), key)
 
 
 def text_anchors(text: str, key: str) -> Anchors:
@@ -184,14 +209,16 @@ class NearDuplicateIndex:
         text: str,
         timestamp_ms: int,
         enrichment: Mapping[str, Any] | None = None,
+        key: str | None = None,
     ) -> ClusterRef:
         """The post's cluster, after counting it in (a redelivered id is not counted twice).
 
         ``enrichment`` (the job's, for this post) gives the anchors; without it they are
-        computed from the text when a similar cluster is found.
+        computed from the text when a similar cluster is found. ``key``: the text's
+        :func:`post_key`, when the caller has it already.
         """
-        key = post_key(text)
-        own = enrichment_anchors(enrichment, key) if enrichment is not None else None
+        if key is None:
+            key = post_key(text)
         with self._lock:
             known = self._post_cluster.get(post_id)
             if known is not None and known in self._clusters:
@@ -202,9 +229,10 @@ class NearDuplicateIndex:
             sig = None
             if cluster is None and key.count(" ") + 1 >= MIN_SKETCH_WORDS:
                 sig = sketch(key)
-                cluster = self._closest(sig, text, key, own)
+                cluster = self._closest(sig, text, key, enrichment)
             if cluster is None:
-                cluster = self._add(post_id, key, text, sig, timestamp_ms, own)
+                named = enrichment_names(enrichment) if sig and enrichment is not None else None
+                cluster = self._add(post_id, key, text, sig, timestamp_ms, named)
                 self._first_posts.inc()
             else:
                 cluster.size += 1
@@ -215,9 +243,10 @@ class NearDuplicateIndex:
             return ClusterRef(cluster.cluster_id, cluster.size)
 
     def _closest(
-        self, sig: tuple[int, ...], text: str, key: str, own: Anchors | None
+        self, sig: tuple[int, ...], text: str, key: str, enrichment: Mapping[str, Any] | None
     ) -> _Cluster | None:
         best, best_similarity = None, self.options.threshold
+        own: Anchors | None = None
         seen: set[str] = set()
         for value in sig[:LOOKUPS]:
             cluster_id = self._lookup.get(value)
@@ -230,7 +259,12 @@ class NearDuplicateIndex:
             estimate = similarity(cluster.sketch, sig)
             if estimate < best_similarity:
                 continue
-            own = own if own is not None else text_anchors(text, key)
+            if own is None:
+                own = (
+                    enrichment_anchors(enrichment, key)
+                    if enrichment is not None
+                    else text_anchors(text, key)
+                )
             if compatible(own, cluster.anchors()):
                 best, best_similarity = cluster, estimate
         return best
@@ -242,11 +276,11 @@ class NearDuplicateIndex:
         text: str,
         sig: tuple[int, ...] | None,
         seen_ms: int,
-        anchors: Anchors | None,
+        named: Named | None,
     ) -> _Cluster:
         if post_id in self._clusters:  # an id reused for different text: keep the first
             post_id = f"{post_id}#{self._newest_ms}"
-        cluster = _Cluster(post_id, key, text, sig, seen_ms, anchors)
+        cluster = _Cluster(post_id, key, text, sig, seen_ms, named)
         self._clusters[post_id] = cluster
         if key:
             self._by_key.setdefault(key, cluster)

@@ -24,8 +24,14 @@ from typing import Any
 from models.runtime import Prediction
 from pipeline import metrics
 from pipeline.contract import Post
-from pipeline.language import UNDETERMINED, LanguageGuess, normalize_tag, shared_identifier
-from pipeline.near_duplicates import ClusterRef, DuplicateOptions, shared_index
+from pipeline.language import (
+    UNDETERMINED,
+    LanguageGuess,
+    clean_for_language_id,
+    normalize_tag,
+    shared_identifier,
+)
+from pipeline.near_duplicates import ClusterRef, DuplicateOptions, post_key, shared_index
 
 DEFAULT_MODEL_LANGUAGES: tuple[str, ...] = ("en",)
 UNSUPPORTED_LANGUAGE = "unsupported_language"  # review reason: + ":<lang>"
@@ -53,6 +59,7 @@ class PostStages:
         # Copies of a post share its language: identified once per cluster (bounded).
         self._cluster_languages: OrderedDict[str, LanguageGuess] = OrderedDict()
         self._cluster_languages_max = options.duplicates.max_clusters if options.duplicates else 0
+        self._language_counters: dict[tuple[str, str], Any] = {}  # (lang, source) → counter
 
     def load(self) -> None:
         if self.options.language_id:
@@ -64,7 +71,19 @@ class PostStages:
 
             self._multilingual = shared_classifier(self.options.multilingual_model)
 
-    def language(self, post: Post, cluster: ClusterRef | None = None) -> LanguageGuess:
+    def annotate(
+        self, post: Post, enrichment: Mapping[str, Any] | None = None
+    ) -> tuple[ClusterRef | None, LanguageGuess]:
+        """The post's near-duplicate cluster and language (the text is cleaned once for both)."""
+        cleaned = None
+        if self._index is not None or (self._identifier is not None and "lang" not in post.fields):
+            cleaned = clean_for_language_id(post.text)
+        cluster = self.cluster(post, enrichment, cleaned)
+        return cluster, self.language(post, cluster, cleaned)
+
+    def language(
+        self, post: Post, cluster: ClusterRef | None = None, cleaned: str | None = None
+    ) -> LanguageGuess:
         """The post's own tag, else its near-duplicate cluster's language, else identified."""
         own = normalize_tag(post.fields.get("lang"))
         if own is not None:
@@ -73,19 +92,29 @@ class PostStages:
             guess = LanguageGuess(UNDETERMINED, "post", 0.0)
         else:
             known = self._cluster_languages.get(cluster.cluster_id) if cluster else None
-            guess = known or self._identifier.detect(post.text)
+            guess = known or self._identifier.detect(post.text, cleaned)
             if cluster is not None and known is None:
                 self._cluster_languages[cluster.cluster_id] = guess
                 if len(self._cluster_languages) > self._cluster_languages_max:
                     self._cluster_languages.popitem(last=False)
-        metrics.POSTS_BY_LANGUAGE.labels(guess.lang, guess.source).inc()
+        counter = self._language_counters.get((guess.lang, guess.source))
+        if counter is None:
+            counter = metrics.POSTS_BY_LANGUAGE.labels(guess.lang, guess.source)
+            self._language_counters[(guess.lang, guess.source)] = counter
+        counter.inc()
         return guess
 
-    def cluster(self, post: Post, enrichment: Mapping[str, Any] | None = None) -> ClusterRef | None:
+    def cluster(
+        self,
+        post: Post,
+        enrichment: Mapping[str, Any] | None = None,
+        cleaned: str | None = None,
+    ) -> ClusterRef | None:
         """The post's near-duplicate cluster (None when the stage is off)."""
         if self._index is None:
             return None
-        return self._index.observe(post.id, post.text, post.timestamp_ms, enrichment)
+        key = post_key(post.text, cleaned)
+        return self._index.observe(post.id, post.text, post.timestamp_ms, enrichment, key)
 
     def reads(self, lang: str) -> bool:
         """True when the English model takes the post (its language, or undetermined)."""

@@ -153,8 +153,7 @@ class RoutePosts(beam.DoFn):
         stages = self._stages
         prediction = result.inference
         enrichment = self._enrich(post.fields) if self._enrich is not None else None
-        cluster = stages.cluster(post, enrichment)
-        language = stages.language(post, cluster)
+        cluster, language = stages.annotate(post, enrichment)
         if not stages.reads(language.lang):
             prediction = stages.reclassify(post, language.lang, prediction)
         route = route_of(prediction)

@@ -83,7 +83,7 @@ def test_languages_and_a_retweet_storm_through_the_broker(kafka_settings) -> Non
 
     for i in range(20):
         _, value = routed[f"rt-{i:02d}"]
-        assert value["lang"] == "en" and value["language"]["source"] == "detected"
+        assert value["lang"] == "en" and value["language"]["source"] == "english_words"
         assert (value["cluster_id"], value["cluster_size"]) == ("rt-00", i + 1)
     for post_id, (_, lang) in OTHERS.items():
         route, value = routed[post_id]

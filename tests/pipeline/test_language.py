@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from pipeline.language import (
+    ENGLISH_WORDS,
     UNDETERMINED,
     clean_for_language_id,
     normalize_tag,
+    reads_as_english,
     shared_identifier,
 )
 
@@ -31,7 +33,7 @@ def test_cleaning_drops_retweet_prefix_mentions_links_and_hash_signs() -> None:
     [
         ("Necesitamos baterías y agua potable en Houston, por favor compartan", "es"),
         ("Nous avons besoin d'eau potable et de couvertures à Ponce", "fr"),
-        ("URGENT: my grandmother in Ponce needs insulin, roads are blocked", "en"),
+        ("URGENT: grandmother in Ponce needs insulin, roads blocked", "en"),
         ("Yardım edin, enkaz altında insanlar var, su ve battaniye lazım", "tr"),
     ],
 )
@@ -39,6 +41,26 @@ def test_the_text_decides_when_the_post_names_no_language(text: str, lang: str) 
     guess = shared_identifier().of_post({"id": "1", "text": text})
     assert (guess.lang, guess.source) == (lang, "detected")
     assert guess.confidence >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("Please share: the shelter on 5th street needs water", True),
+        ("We're out of insulin, can anyone help?", True),  # "we're", "help"
+        ("My grandmother needs insulin", False),  # one English-only word: fastText decides
+        ("Necesitamos baterías y agua potable en Houston, por favor", False),
+        ("Het water is in de stad of niet", False),  # Dutch "is", "in", "of" are not counted
+        ("Help the people of Nuñoa", False),  # a letter outside ASCII: fastText decides
+    ],
+)
+def test_english_function_words_decide_before_fasttext(text: str, english: bool) -> None:
+    assert reads_as_english(clean_for_language_id(text)) is english
+    guess = shared_identifier().detect(text)
+    if english:
+        assert (guess.lang, guess.source) == ("en", ENGLISH_WORDS)
+    else:
+        assert guess.source == "detected"
 
 
 def test_the_posts_own_language_wins() -> None:
