@@ -41,7 +41,8 @@ whose crisis is in a model's training data is left out with a note (an error whe
 it as loco_pr_<label>.png), never the other tables. With --review-floor-reach R it also
 chooses each model's request review floor (reach >= R) on the pooled posts of the dev crises of
 `prepare --loco` (test/loco-dev/, never a fold) and scores every fold again at the shipped
-thresholds plus that floor; --write-floor-package DIR writes DIR/<model> with it in triage.json.
+thresholds plus that floor; --write-floor-package DIR writes DIR/<model> with it in triage.json
+(version bumped 1.4.0 → 1.5.0, the rule and its numbers in the model card): a package to ship.
 """
 
 BENCHMARK_EPILOG = """\

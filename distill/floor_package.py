@@ -3,18 +3,22 @@
 
 The copy keeps every file of the package; ``review_floors`` is replaced by the chosen floors,
 ``review_floor_choice`` records where the floor was chosen (dev crises, posts, requests, reach
-target, dev reach and review share) and the checksums are rewritten
+target, dev reach and review share), the version gets a minor bump (the same weights now route
+differently: ``1.4.0`` → ``1.5.0``), the model card gets an "Operating point for responders"
+section with the rule and the numbers, and the checksums are rewritten
 (:func:`models.package.write_metadata`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from distill.card_sections import CARD_FILE, rewrite_section
 from models.errors import TriageError
 from models.package import METADATA_FILE, ModelPackage, write_metadata
 
@@ -29,8 +33,67 @@ CHOICE_KEYS = (
 )
 
 
-def write_floor_package(package_dir: Path, choice: Mapping[str, Any], out_dir: Path) -> Path:
-    """Copy ``package_dir`` to ``out_dir/<its folder name>`` with the chosen review floors."""
+SECTION = "OPERATING_POINT"
+SECTION_TITLE = "## Operating point for responders"
+
+
+def minor_bump(version: str) -> str:
+    """``1.4.0`` → ``1.5.0``; a version that is not ``X.Y.Z`` digits gets ``-floor`` appended."""
+    parts = version.split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return f"{parts[0]}.{int(parts[1]) + 1}.0"
+    return f"{version}-floor"
+
+
+def operating_point_text(choice: Mapping[str, Any]) -> str:
+    """The card section: the rule, where the floor was chosen, and what it does on the folds."""
+    floors = ", ".join(f"{label} {value:.4f}" for label, value in choice["review_floors"].items())
+    crises = choice["dev_crises"]
+    lines = [
+        "Rule: a missed request is the costly error. The request review floor is the highest "
+        f"value with which at least {choice['reach_target']:.0%} of the true requests of the dev "
+        "crises reach `requests` or `review`; a post whose P(request) reaches it while its top "
+        "label is another goes to `review` (`review_reason` `possible_request`) instead of that "
+        "label's topic. Chosen on dev crises only (crises in no training data and in no test "
+        f"fold): {choice['posts']:,} posts of {len(crises)} crises ({', '.join(crises)}), "
+        f"{choice['requests']} requests.",
+        "",
+        f"- Floors: {floors}; there {choice['dev_reach']:.2f} of the requests reach `requests` "
+        f"or `review`, and `review` holds {choice['dev_review_share']:.0%} of all posts.",
+    ]
+    macro = choice.get("macro")
+    if macro:
+        request = macro["labels"]["request"]
+        lines.append(
+            f"- Leave-one-crisis-out (macro over {macro['folds']} crises no model saw): "
+            f"{request['reach']:.2f} of the requests reach `requests` or `review`; `review` holds "
+            f"{macro['review_share']:.0%} of all posts (`benchmarks/RESULTS.md`)."
+        )
+    lines += [
+        "",
+        "Rebuild: `triage distill evaluate --folds events --models <base package> "
+        f"--review-floor-reach {choice['reach_target']} --write-floor-package <dir>` "
+        "(after `triage distill prepare --loco`).",
+    ]
+    return "\n".join(lines)
+
+
+def _rewrite_card(card: Path, name: str, version: str, choice: Mapping[str, Any]) -> None:
+    text = card.read_text(encoding="utf-8")
+    text = re.sub(rf"^# {re.escape(name)} \S+", f"# {name} {version}", text, count=1, flags=re.M)
+    body = operating_point_text(choice)
+    if f"<!-- {SECTION} -->" not in text:
+        block = f"{SECTION_TITLE}\n\n<!-- {SECTION} -->\n\n"
+        at = text.find("\n## Limitations")
+        text = text[: at + 1] + block + text[at + 1 :] if at != -1 else f"{text}\n{block}"
+    card.write_text(rewrite_section(text, SECTION, body), encoding="utf-8")
+
+
+def write_floor_package(
+    package_dir: Path, choice: Mapping[str, Any], out_dir: Path, version: str | None = None
+) -> Path:
+    """Copy ``package_dir`` to ``out_dir/<its folder name>`` with the chosen review floors
+    (version ``version``, default a minor bump of the package's)."""
     source = Path(package_dir)
     if not (source / METADATA_FILE).is_file():
         raise TriageError(f"{source} is not a model package: no floor package written for it")
@@ -45,6 +108,10 @@ def write_floor_package(package_dir: Path, choice: Mapping[str, Any], out_dir: P
     meta.pop("files", None)
     meta["review_floors"] = dict(choice["review_floors"])
     meta["review_floor_choice"] = {key: choice[key] for key in CHOICE_KEYS}
+    meta["version"] = version or minor_bump(str(meta.get("version", "0.0.0")))
+    if (target / CARD_FILE).is_file():
+        name = str(meta.get("name", source.name))
+        _rewrite_card(target / CARD_FILE, name, meta["version"], choice)
     write_metadata(target, meta)
     ModelPackage.load(target)
     return target

@@ -8,6 +8,9 @@ predicted (cached as in :mod:`distill.evaluate`), routed with the package's own 
 scored (:mod:`distill.operating_point`). Writes ``loco.json``, ``loco.md`` and one
 precision–recall plot per label, ``pr_<label>.png`` (curves pooled over each model's folds).
 
+A package that ships review floors is also scored without them (``without_floors``), so the
+report shows what its floors cost (review share) and bring (reach).
+
 With ``LocoRun.review_floor_reach`` set, each model's request review floor is also chosen
 (:func:`distill.operating_point.request_review_floor`) on the pooled posts of the dev crises
 (:func:`distill.folds.dev_crisis_sets`) it may use, never on a fold, and every fold is scored a
@@ -210,6 +213,8 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
     frames = {fold: run.folds[fold] for fold in allowed}
     scored = _predict(predictor, frames, scope, run, "loco-", seen)
     entry.update(_scores(scored, thresholds, floors))
+    if floors:  # what the package's own review floors cost and bring
+        entry["without_floors"] = _scores(scored, thresholds, {})
     gold_all, probs_all = _pool(scored)
     run.pooled[predictor.name] = (np.asarray(gold_all, dtype=object), probs_all)
     if run.review_floor_reach is not None:

@@ -55,7 +55,7 @@ def _operating_point(model: Mapping[str, Any]) -> str:
         return "argmax (no thresholds)"
     text = "request ≥ " + _num(thresholds.get("request", 0.0))
     if "request" in floors:
-        text += "; review if P(request) ≥ " + _num(floors["request"])
+        text += f"; review if P(request) ≥ {floors['request']:.4f}"
     return text
 
 
@@ -83,8 +83,8 @@ def _summary_row(name: str, point: str, macro: Mapping[str, Any]) -> list[str]:
 
 
 def summary_table(results: Mapping[str, Any]) -> str:
-    """Rows = models (shipped operating point, then the chosen floor if any); macro means over
-    the folds each model was scored on."""
+    """Rows = models (shipped operating point, without the package's own review floor if it has
+    one, then the chosen floor if any); macro means over the folds each model was scored on."""
     floor = results["precision_floor"]
     headers = ["model", "operating point", "folds", *_label_headers(floor), "review share"]
     rows = []
@@ -92,6 +92,9 @@ def summary_table(results: Mapping[str, Any]) -> str:
         choice = model.get("chosen_floor")
         shipped = ("shipped: " if choice else "") + _operating_point(model)
         rows.append(_summary_row(model["name"], shipped, model["macro"]))
+        if model.get("without_floors"):
+            point = _operating_point({**model, "review_floors": {}}) + "; without its review floor"
+            rows.append(_summary_row(model["name"], point, model["without_floors"]["macro"]))
         if choice:
             point = _floor_operating_point(model, choice)
             rows.append(_summary_row(model["name"], point, choice["macro"]))
@@ -193,6 +196,12 @@ def loco_markdown(results: Mapping[str, Any]) -> str:
         "Macro mean over folds:",
         summary_table(results),
     ]
+    if any(model.get("without_floors") for model in results["models"]):
+        blocks.append(
+            "A package that ships a request review floor (a post whose P(request) reaches it goes "
+            "to review instead of another topic; chosen on dev crises, never on a fold: see the "
+            "package's model card) is scored twice: as shipped, and without the floor."
+        )
     if floor_explanation(results):
         blocks += [floor_explanation(results), dev_crisis_lines(results)]
     for model in results["models"]:

@@ -11,12 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from distill.floor_package import write_floor_package
+from distill.floor_package import minor_bump, write_floor_package
 from distill.folds import DEV_DIR, FOLD_COLUMNS, write_folds
 from distill.loco_eval import LocoRun, evaluate_folds
 from distill.loco_report import SECTION, publish_loco
 from models.errors import TriageError
-from models.package import ModelPackage
+from models.package import ModelPackage, write_metadata
 
 TEXTS = [
     "We need water and food at the shelter on 5th street, please send help",
@@ -182,11 +182,49 @@ def test_floor_package_carries_the_floor(scoped_model, tmp_path):
         "dev_reach": 1.0,
         "dev_review_share": 0.5,
         "review_floors": {"request": 0.066},
+        "macro": {"folds": 2, "review_share": 0.31, "labels": {"request": {"reach": 0.93}}},
     }
+    base = ModelPackage.load(scoped_model)
+    card_text = f"# {base.name} {base.version}\n\nText.\n\n## Limitations\n\nSome.\n"
+    (scoped_model / "README.md").write_text(card_text)
+    meta = json.loads((scoped_model / "triage.json").read_text())
+    meta.pop("files")
+    write_metadata(scoped_model, meta)  # the card is a checksummed file
     written = write_floor_package(scoped_model, choice, tmp_path / "floored")
-    package = ModelPackage.load(written)  # checksums verified
+    package = ModelPackage.load(written)  # checksums verified (the card included)
     assert package.review_floors == {"request": 0.066} and package.thresholds["request"] == 0.2
     assert package.extra["review_floor_choice"]["posts"] == 6
+    assert package.version == minor_bump(base.version) != base.version
+    card = (written / "README.md").read_text()
+    assert card.startswith(f"# {base.name} {package.version}\n")
+    section = card[card.index("## Operating point for responders") : card.index("## Limitations")]
+    assert "request 0.0660" in section and "6 posts of 1 crises (dev_x), 2 requests" in section
+    assert "macro over 2 crises no model saw): 0.93 of the requests" in section
+    again = write_floor_package(scoped_model, choice, tmp_path / "floored")  # idempotent
+    assert (again / "README.md").read_text().count("## Operating point for responders") == 1
     assert ModelPackage.load(scoped_model).review_floors == {}
     with pytest.raises(TriageError, match="would overwrite"):
         write_floor_package(scoped_model, choice, scoped_model.parent)
+
+
+def test_a_shipped_floor_is_reported_with_and_without_it(scoped_model, tmp_path):
+    choice = {
+        "reach_target": 0.9,
+        "floor": 0.05,
+        "dev_crises": ["dev_x"],
+        "posts": 6,
+        "requests": 2,
+        "dev_reach": 1.0,
+        "dev_review_share": 0.5,
+        "review_floors": {"request": 0.05},
+    }
+    floored = write_floor_package(scoped_model, choice, tmp_path / "floored")
+    results = evaluate_folds([floored], _run(tmp_path), command="test")
+    (model,) = results["models"]
+    with_floor, without = model["macro"], model["without_floors"]["macro"]
+    request, request_before = with_floor["labels"]["request"], without["labels"]["request"]
+    assert request["reach"] >= request_before["reach"]
+    assert with_floor["review_share"] >= without["review_share"]
+    report = (tmp_path / "out" / "loco.md").read_text()
+    assert "request ≥ 0.20; review if P(request) ≥ 0.0500 |" in report
+    assert "request ≥ 0.20; without its review floor |" in report
