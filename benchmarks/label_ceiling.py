@@ -68,6 +68,22 @@ def _scores(train: list[str], y: np.ndarray, test: list[str]) -> np.ndarray:
     return model.fit(x_train, y).predict_proba(x_test)[:, 1]
 
 
+def ceiling_row(crisis: str, y: np.ndarray, inside: np.ndarray, across: np.ndarray) -> dict:
+    """One crisis: request AP and R@P≥0.60 of the in-crisis and the cross-crisis scores."""
+    from sklearn.metrics import average_precision_score
+
+    truth = y.astype(bool)
+    return {
+        "crisis": crisis,
+        "posts": len(y),
+        "requests": int(y.sum()),
+        "ap_in": average_precision_score(y, inside),
+        "rp_in": recall_at_precision(truth, inside, 0.60),
+        "ap_x": average_precision_score(y, across),
+        "rp_x": recall_at_precision(truth, across, 0.60),
+    }
+
+
 def _encoder_for(crisis: str, encoders: list[Path]) -> Path | None:
     """The first encoder whose training held ``crisis`` out (its ``data_scope.json``)."""
     import json
@@ -134,7 +150,6 @@ def _in_crisis_cv(features, y: np.ndarray, fit_score) -> np.ndarray:  # noqa: AN
 def encoder_rows(frames: dict, folds: list[str], encoders: list[Path], cache: Path) -> list[dict]:
     """In-crisis head on a held-out fine-tuned encoder vs that encoder's own head, per fold."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import average_precision_score
     from sklearn.preprocessing import StandardScaler
 
     rows = []
@@ -153,18 +168,7 @@ def encoder_rows(frames: dict, folds: list[str], encoders: list[Path], cache: Pa
             return model.fit(x[train], y[train]).predict_proba(x[test])[:, 1]
 
         inside = _in_crisis_cv(x, y, fit_score)
-        rows.append(
-            {
-                "crisis": crisis,
-                "encoder": encoder.parent.name,
-                "posts": len(y),
-                "requests": int(y.sum()),
-                "ap_in": average_precision_score(y, inside),
-                "rp_in": recall_at_precision(y.astype(bool), inside, 0.60),
-                "ap_x": average_precision_score(y, own),
-                "rp_x": recall_at_precision(y.astype(bool), own, 0.60),
-            }
-        )
+        rows.append(ceiling_row(crisis, y, inside, own))
     return rows
 
 
@@ -276,7 +280,6 @@ def operating_point_table(name: str, rows: list[dict]) -> str:
 
 def main() -> int:
     import polars as pl
-    from sklearn.metrics import average_precision_score
     from tqdm import tqdm
 
     parser = argparse.ArgumentParser(
@@ -320,17 +323,7 @@ def main() -> int:
         others = pl.concat([f for name, f in frames.items() if name != crisis])
         y_other = (others["gold"] == "request").to_numpy().astype(int)
         across = _scores(others["text"].to_list(), y_other, texts)
-        rows.append(
-            {
-                "crisis": crisis,
-                "posts": len(y),
-                "requests": int(y.sum()),
-                "ap_in": average_precision_score(y, inside),
-                "rp_in": recall_at_precision(y.astype(bool), inside, 0.60),
-                "ap_x": average_precision_score(y, across),
-                "rp_x": recall_at_precision(y.astype(bool), across, 0.60),
-            }
-        )
+        rows.append(ceiling_row(crisis, y, inside, across))
     command = "python benchmarks/label_ceiling.py " + " ".join(sys.argv[1:])
     parts = [
         f"Command: `{command.strip()}` (see the script's docstring).",

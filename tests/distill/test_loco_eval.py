@@ -172,16 +172,23 @@ def test_without_a_reach_the_report_is_unchanged(scoped_model, tmp_path):
     assert "shipped:" not in report and "dev crises" not in report
 
 
-def test_floor_package_carries_the_floor(scoped_model, tmp_path):
-    choice = {
+def _choice(floor: float) -> dict:
+    """A floor choice as ``choose_floor`` returns it (one dev crisis, 6 posts, 2 requests)."""
+    return {
         "reach_target": 0.9,
-        "floor": 0.066,
+        "floor": floor,
         "dev_crises": ["dev_x"],
         "posts": 6,
         "requests": 2,
         "dev_reach": 1.0,
         "dev_review_share": 0.5,
-        "review_floors": {"request": 0.066},
+        "review_floors": {"request": floor},
+    }
+
+
+def test_floor_package_carries_the_floor(scoped_model, tmp_path):
+    choice = {
+        **_choice(0.066),
         "macro": {"folds": 2, "review_share": 0.31, "labels": {"request": {"reach": 0.93}}},
     }
     base = ModelPackage.load(scoped_model)
@@ -208,17 +215,7 @@ def test_floor_package_carries_the_floor(scoped_model, tmp_path):
 
 
 def test_a_shipped_floor_is_reported_with_and_without_it(scoped_model, tmp_path):
-    choice = {
-        "reach_target": 0.9,
-        "floor": 0.05,
-        "dev_crises": ["dev_x"],
-        "posts": 6,
-        "requests": 2,
-        "dev_reach": 1.0,
-        "dev_review_share": 0.5,
-        "review_floors": {"request": 0.05},
-    }
-    floored = write_floor_package(scoped_model, choice, tmp_path / "floored")
+    floored = write_floor_package(scoped_model, _choice(0.05), tmp_path / "floored")
     results = evaluate_folds([floored], _run(tmp_path), command="test")
     (model,) = results["models"]
     with_floor, without = model["macro"], model["without_floors"]["macro"]
