@@ -45,8 +45,9 @@ def minor_bump(version: str) -> str:
     return f"{version}-floor"
 
 
-def operating_point_text(choice: Mapping[str, Any]) -> str:
-    """The card section: the rule, where the floor was chosen, and what it does on the folds."""
+def operating_point_text(choice: Mapping[str, Any], base: str = "") -> str:
+    """The card section: the rule, where the floor was chosen, and what it does on the folds
+    (``base``: the ``name@version`` whose weights the package keeps)."""
     floors = ", ".join(f"{label} {value:.4f}" for label, value in choice["review_floors"].items())
     crises = choice["dev_crises"]
     lines = [
@@ -69,6 +70,11 @@ def operating_point_text(choice: Mapping[str, Any]) -> str:
             f"{request['reach']:.2f} of the requests reach `requests` or `review`; `review` holds "
             f"{macro['review_share']:.0%} of all posts (`benchmarks/RESULTS.md`)."
         )
+    if base:
+        lines.append(
+            f"- Weights: those of {base}, unchanged (the accuracy and speed sections of this "
+            "card were measured on them); only the review floor is new."
+        )
     lines += [
         "",
         "Rebuild: `triage distill evaluate --folds events --models <base package> "
@@ -78,10 +84,12 @@ def operating_point_text(choice: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _rewrite_card(card: Path, name: str, version: str, choice: Mapping[str, Any]) -> None:
+def _rewrite_card(
+    card: Path, name: str, version: str, choice: Mapping[str, Any], base: str
+) -> None:
     text = card.read_text(encoding="utf-8")
     text = re.sub(rf"^# {re.escape(name)} \S+", f"# {name} {version}", text, count=1, flags=re.M)
-    body = operating_point_text(choice)
+    body = operating_point_text(choice, base)
     if f"<!-- {SECTION} -->" not in text:
         block = f"{SECTION_TITLE}\n\n<!-- {SECTION} -->\n\n"
         at = text.find("\n## Limitations")
@@ -108,10 +116,11 @@ def write_floor_package(
     meta.pop("files", None)
     meta["review_floors"] = dict(choice["review_floors"])
     meta["review_floor_choice"] = {key: choice[key] for key in CHOICE_KEYS}
-    meta["version"] = version or minor_bump(str(meta.get("version", "0.0.0")))
+    name, base_version = str(meta.get("name", source.name)), str(meta.get("version", "0.0.0"))
+    meta["version"] = version or minor_bump(base_version)
     if (target / CARD_FILE).is_file():
-        name = str(meta.get("name", source.name))
-        _rewrite_card(target / CARD_FILE, name, meta["version"], choice)
+        base = f"{name}@{base_version}"
+        _rewrite_card(target / CARD_FILE, name, meta["version"], choice, base)
     write_metadata(target, meta)
     ModelPackage.load(target)
     return target

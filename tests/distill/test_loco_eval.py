@@ -207,6 +207,7 @@ def test_floor_package_carries_the_floor(scoped_model, tmp_path):
     section = card[card.index("## Operating point for responders") : card.index("## Limitations")]
     assert "request 0.0660" in section and "6 posts of 1 crises (dev_x), 2 requests" in section
     assert "macro over 2 crises no model saw): 0.93 of the requests" in section
+    assert f"Weights: those of {base.model_id}, unchanged" in section
     again = write_floor_package(scoped_model, choice, tmp_path / "floored")  # idempotent
     assert (again / "README.md").read_text().count("## Operating point for responders") == 1
     assert ModelPackage.load(scoped_model).review_floors == {}
