@@ -17,7 +17,8 @@ Most English posts never reach fastText: a text with no letter outside ASCII tha
 common language writes the same way: no "is", "in", "of", "to", "for", "was", "has") is English
 (``source`` ``english_words``). ``benchmarks/language_id.py`` measures it: about 60% of English
 HumAID posts take this path, none of the 403 Spanish and French posts does, and it costs a
-tenth of a fastText call.
+tenth of a fastText call. A post that mixes such English words into another language written in
+ASCII (Taglish, Spanglish) counts as English: the English model reads its English part.
 
 Language tags are reduced to their primary subtag, lower case (``es-PR`` → ``es``); a post's
 own ``und``/``qme``/``zxx``-style tag (Twitter's "no language") does not count as naming one.
