@@ -3,12 +3,13 @@
 The same bounded `triage run` as ``benchmarks/end_to_end.py`` (real HumAID posts, embedded
 Tansu broker, FnApiRunner), with the new per-post stages on (the defaults: language id,
 multilingual package, near-duplicates) and off (``--no-language-id --no-dedup
---multilingual-model none``), alternating within each repeat (the first setting alternates too)
-so the shared machine's load drifts over both alike. Reported: posts/s of each (medians) and the median of per-repeat slowdowns.
+--multilingual-model none``), alternating within each repeat (which runs first alternates too),
+so the shared machine's load drifts over both alike. Reported: posts/s of each (medians) and the
+median of per-repeat slowdowns.
 The posts carry no ``lang`` field, so every post is identified (the worst case: posts from a
 platform that tags languages skip identification). Target: under 10% slower.
 
-    .venv/bin/python benchmarks/stages_overhead.py --repeats 5
+    .venv/bin/python benchmarks/stages_overhead.py --repeats 9
 """
 
 from __future__ import annotations
