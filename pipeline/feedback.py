@@ -9,6 +9,9 @@ A message holds ``post_id``, ``action``, ``corrected_label`` (a label or null), 
 Actions: ``confirmed`` (the predicted label is right), ``handled`` (a responder acted on it: the
 prediction was right enough), ``misclassified`` (with ``corrected_label``: the right label).
 The training label is the corrected label, or the predicted label when confirmed or handled.
+A post handled from the review queue gives no label: it is there because its top label is in
+doubt (a ``possible_request`` is by definition not predicted ``request``), so "handled" says
+nothing about which label is right (skipped as ``handled_in_review``).
 """
 
 from __future__ import annotations
@@ -17,18 +20,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from models.package import LABELS
+from pipeline.contract import utc_now_iso
 
 FEEDBACK_ACTIONS: tuple[str, ...] = ("confirmed", "handled", "misclassified")
 FEEDBACK_ROUTE = "feedback"  # topic <prefix>.feedback
 MAX_FEEDBACK_TEXT_CHARS = 2000
-
-
-def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def feedback_topic(prefix: str) -> str:
@@ -103,6 +102,8 @@ def parse_feedback(value: bytes | str | Mapping[str, Any]) -> LabelledPost:
     label = corrected if corrected is not None else value.get("predicted_label")
     if action == "misclassified" and corrected is None:
         raise InvalidFeedback("no_corrected_label")
+    if action == "handled" and value.get("route") == "review":
+        raise InvalidFeedback("handled_in_review")
     if label not in LABELS:
         raise InvalidFeedback("unknown_label", repr(label)[:40])
     model = value.get("model") if isinstance(value.get("model"), str) else None

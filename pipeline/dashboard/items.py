@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from models.package import LABELS
+from pipeline.contract import utc_now_iso
 from pipeline.enrich import enrich
-from pipeline.feedback import FEEDBACK_ACTIONS, feedback_message, utc_now_iso
+from pipeline.feedback import FEEDBACK_ACTIONS, feedback_message
 
 __all__ = ["FEEDBACK_ACTIONS", "feedback_message", "item_from_message", "utc_now_iso"]
 

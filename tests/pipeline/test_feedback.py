@@ -31,7 +31,10 @@ def test_a_dashboard_message_round_trips_to_a_label() -> None:
     confirmed = feedback_message(ITEM, "confirmed", None)
     assert confirmed["confirmed"] is True
     assert parse_feedback(confirmed).label == "other"  # the prediction, confirmed
-    assert parse_feedback(feedback_message(ITEM, "handled", None)).label == "other"
+    handled_in_topic = {**ITEM, "route": "other"}
+    assert parse_feedback(feedback_message(handled_in_topic, "handled", None)).label == "other"
+    with pytest.raises(InvalidFeedback, match="handled_in_review"):
+        parse_feedback(feedback_message(ITEM, "handled", None))  # in doubt: no label
 
 
 @pytest.mark.parametrize(
