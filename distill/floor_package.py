@@ -21,6 +21,7 @@ from typing import Any
 from distill.card_sections import CARD_FILE, rewrite_section
 from models.errors import TriageError
 from models.package import METADATA_FILE, ModelPackage, write_metadata
+from models.repository import bumped
 
 CHOICE_KEYS = (
     "reach_target",
@@ -35,14 +36,6 @@ CHOICE_KEYS = (
 
 SECTION = "OPERATING_POINT"
 SECTION_TITLE = "## Operating point for responders"
-
-
-def minor_bump(version: str) -> str:
-    """``1.4.0`` → ``1.5.0``; a version that is not ``X.Y.Z`` digits gets ``-floor`` appended."""
-    parts = version.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts):
-        return f"{parts[0]}.{int(parts[1]) + 1}.0"
-    return f"{version}-floor"
 
 
 def operating_point_text(choice: Mapping[str, Any], base: str = "") -> str:
@@ -117,7 +110,7 @@ def write_floor_package(
     meta["review_floors"] = dict(choice["review_floors"])
     meta["review_floor_choice"] = {key: choice[key] for key in CHOICE_KEYS}
     name, base_version = str(meta.get("name", source.name)), str(meta.get("version", "0.0.0"))
-    meta["version"] = version or minor_bump(base_version)
+    meta["version"] = version or bumped(base_version, "minor")
     if (target / CARD_FILE).is_file():
         base = f"{name}@{base_version}"
         _rewrite_card(target / CARD_FILE, name, meta["version"], choice, base)

@@ -208,7 +208,7 @@ def learn(
     from distill.splits import load_prepared
     from distill.training import target_ids, train
     from models.preprocess import PREPROCESSORS
-    from models.repository import LiveModel, ModelRepository, next_version
+    from models.repository import LiveModel, ModelRepository
 
     seconds: dict[str, float] = {}
     clock = time.monotonic()
@@ -275,8 +275,7 @@ def learn(
     fused = fuse_transformer(onnx_fp32, work_dir / "onnx-fused")
     quantization = _quantize_like_base(base)
     onnx_int8 = quantize_dynamic_int8(fused, work_dir / "onnx-int8" / "model.onnx", quantization)
-    version = next_version(publish) if publish is not None and publish.is_dir() else None
-    version = version or _bumped(base.version)
+    version = new_version(base, publish)
     meta = {"name": base.name, "version": version, "max_length": base.max_length}
     draft = write_package(work_dir / "draft", onnx_int8, hf_dir, {**meta, "precision": "int8"})
     lap("export")
@@ -314,7 +313,7 @@ def learn(
     if options.gate:
         from distill.metrics import score_task
 
-        for name, frame in sorted(_standing_sets(data, options.test_rows).items()):
+        for name, frame in sorted(_standing_sets(data, options.test_rows, options.seed).items()):
             task, gold, texts_ = frame["task"][0], frame["gold"].to_list(), frame["text"].to_list()
             scores = [
                 score_task(gold, package_probabilities(p, texts_, options.threads), task)
@@ -358,19 +357,22 @@ def learn(
     return result
 
 
-def _standing_sets(data: dict[str, Any], cap: int) -> dict[str, Any]:
+def _standing_sets(data: dict[str, Any], cap: int, seed: int) -> dict[str, Any]:
     sets = {k: v for k, v in data.items() if k not in ("train", "dev", "transfer")}
     if cap > 0:
-        sets = {k: v.sample(min(cap, v.height), seed=13) for k, v in sets.items()}
+        sets = {k: v.sample(min(cap, v.height), seed=seed) for k, v in sets.items()}
     return sets
 
 
-def _bumped(version: str) -> str:
-    """``1.4.0`` → ``1.4.1``; a non-numeric version gets ``.1`` appended."""
-    parts = version.split(".")
-    if all(p.isdigit() for p in parts):
-        return ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
-    return f"{version}.1"
+def new_version(base: ModelPackage, publish: Path | None) -> str:
+    """The learned package's version: the next one of the repository it will be published to
+    (created with the base as its first version if missing or empty, so the new version always
+    sorts above the base), else the base's version with its last part bumped."""
+    from models.repository import bumped, ensure_repository, next_version
+
+    if publish is None:
+        return bumped(base.version)
+    return next_version(ensure_repository(publish, base))
 
 
 def publish_version(package: Path, repository: Path, base: ModelPackage) -> Path:

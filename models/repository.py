@@ -47,13 +47,24 @@ def version_folders(root: Path) -> list[Path]:
     return sorted(found, key=lambda c: version_key(c.name) or ())
 
 
+def bumped(version: str, part: str = "patch") -> str:
+    """``1.4.0`` → ``1.4.1`` (``part="minor"``: ``1.5.0``); ``12`` → ``13``. A name that is not a
+    version gets ``.1`` appended (a repository would not serve it: publish with
+    :func:`next_version` instead)."""
+    key = version_key(version)
+    if key is None:
+        return f"{version}.1"
+    if part == "minor" and len(key) >= 2:
+        return ".".join(str(p) for p in (*key[:-2], key[-2] + 1, 0))
+    return ".".join(str(p) for p in (*key[:-1], key[-1] + 1))
+
+
 def next_version(root: Path) -> str:
     """The name of the version after the highest one (``1`` for an empty repository)."""
     folders = version_folders(root) if root.is_dir() else []
     if not folders:
         return "1"
-    key = version_key(folders[-1].name) or (0,)
-    return ".".join(str(part) for part in (*key[:-1], key[-1] + 1))
+    return bumped(folders[-1].name)
 
 
 def publish(package_dir: Path, repository: Path, version: str) -> Path:

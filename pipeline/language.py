@@ -125,7 +125,7 @@ class LanguageIdentifier:
         with self._lock:
             # fastText's binding directly: the Python wrapper's checks cost ~40% of a call.
             guesses = self._predict(line, 1, 0.0, "strict")
-            if guesses[0][0] < self.min_confidence:  # unsure: is English among the top three?
+            if guesses and guesses[0][0] < self.min_confidence:  # unsure: English in top 3?
                 guesses = self._predict(line, 3, 0.0, "strict")
         if not guesses:
             return LanguageGuess(UNDETERMINED, "detected", 0.0)

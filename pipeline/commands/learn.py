@@ -126,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for line in result.verdict.lines():
         print(line)
-    print(f"package: {result.package} (version {result.version}); took {result.seconds} s")
+    steps = ", ".join(f"{name} {s:.0f} s" for name, s in result.seconds.items())
+    took = sum(result.seconds.values())
+    print(f"package: {result.package} (version {result.version}); took {took:.0f} s ({steps})")
     if result.published:
         print(f"published: {result.published}")
     elif args.publish and not result.verdict.ships:

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from distill.learn import LearnOptions, gate, learn, split_holdout
+from distill.learn import LearnOptions, gate, learn, new_version, split_holdout
 from models.package import LABELS, ModelPackage
 from pipeline.feedback import LabelledPost
 
@@ -127,3 +127,17 @@ def test_too_few_labels_is_one_readable_error(tiny_model: Path, tmp_path: Path) 
     posts = [LabelledPost("a", "need water", "request", "confirmed", None, "")]
     with pytest.raises(TriageError, match="only 1 usable label"):
         learn(tiny_model, posts, {}, tmp_path, tmp_path / "w", LearnOptions(min_labels=50))
+
+
+def test_the_new_version_sorts_above_the_base_in_the_repository(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from models.repository import version_key
+
+    base = ModelPackage.load(tiny_model)
+    empty = tmp_path / "empty-repo"
+    empty.mkdir()  # an existing, empty repository: the base goes in first
+    version = new_version(base, empty)
+    assert (empty / base.version).is_dir()
+    assert version_key(version) > version_key(base.version)
+    assert new_version(base, None) != base.version

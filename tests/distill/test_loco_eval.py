@@ -11,12 +11,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from distill.floor_package import minor_bump, write_floor_package
+from distill.floor_package import write_floor_package
 from distill.folds import DEV_DIR, FOLD_COLUMNS, write_folds
 from distill.loco_eval import LocoRun, evaluate_folds
 from distill.loco_report import SECTION, publish_loco
 from models.errors import TriageError
 from models.package import ModelPackage, write_metadata
+from models.repository import bumped
 
 TEXTS = [
     "We need water and food at the shelter on 5th street, please send help",
@@ -201,7 +202,7 @@ def test_floor_package_carries_the_floor(scoped_model, tmp_path):
     package = ModelPackage.load(written)  # checksums verified (the card included)
     assert package.review_floors == {"request": 0.066} and package.thresholds["request"] == 0.2
     assert package.extra["review_floor_choice"]["posts"] == 6
-    assert package.version == minor_bump(base.version) != base.version
+    assert package.version == bumped(base.version, "minor") != base.version
     card = (written / "README.md").read_text()
     assert card.startswith(f"# {base.name} {package.version}\n")
     section = card[card.index("## Operating point for responders") : card.index("## Limitations")]
