@@ -154,10 +154,15 @@ Named = tuple[str | None, tuple[str, ...]]
 _NONE: frozenset[str] = frozenset()
 
 
-def enrichment_names(enrichment: Mapping[str, Any]) -> Named:
-    """The enrichment's gazetteer place (not a ``geo`` point's name) and resource types."""
+def enrichment_names(enrichment: Mapping[str, Any]) -> Named | None:
+    """The enrichment's gazetteer place and resource types; None when its location came from
+    elsewhere (a ``geo`` point): the text's own place is then unknown, and an empty place would
+    be compatible with any town, so the anchors must come from the text."""
     location = enrichment.get("location") or {}
-    place = location.get("name") if location.get("method") == "gazetteer" else None
+    method = location.get("method")
+    if method not in (None, "gazetteer"):
+        return None
+    place = location.get("name") if method == "gazetteer" else None
     return place, tuple(enrichment.get("resources") or ())
 
 
@@ -171,14 +176,15 @@ def named_anchors(named: Named, key: str) -> Anchors:
     )
 
 
-def enrichment_anchors(enrichment: Mapping[str, Any], key: str) -> Anchors:
-    """Anchors from the job's enrichment."""
-    return named_anchors(enrichment_names(enrichment), key)
-
-
 def text_anchors(text: str, key: str) -> Anchors:
-    """Anchors of a bare text (enriched here)."""
-    return enrichment_anchors(enrich({"text": text}), key)
+    """Anchors of a bare text (enriched here, from the text alone)."""
+    return named_anchors(enrichment_names(enrich({"text": text})) or (None, ()), key)
+
+
+def post_anchors(enrichment: Mapping[str, Any] | None, text: str, key: str) -> Anchors:
+    """Anchors from the job's enrichment when it read them from the text, else from the text."""
+    named = enrichment_names(enrichment) if enrichment is not None else None
+    return named_anchors(named, key) if named is not None else text_anchors(text, key)
 
 
 def compatible(a: Anchors, b: Anchors) -> bool:
@@ -260,11 +266,7 @@ class NearDuplicateIndex:
             if estimate < best_similarity:
                 continue
             if own is None:
-                own = (
-                    enrichment_anchors(enrichment, key)
-                    if enrichment is not None
-                    else text_anchors(text, key)
-                )
+                own = post_anchors(enrichment, text, key)
             if compatible(own, cluster.anchors()):
                 best, best_similarity = cluster, estimate
         return best

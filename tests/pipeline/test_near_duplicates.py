@@ -78,6 +78,26 @@ def test_similar_posts_about_another_town_or_need_stay_apart() -> None:
     assert (town.cluster_id, need.cluster_id) == ("b", "c")
 
 
+def test_geotagged_posts_about_another_town_stay_apart() -> None:
+    """With a ``geo`` point the enrichment's location is not the text's place: the anchors
+    come from the text, so the geotag does not make any town compatible."""
+    from pipeline.enrich import enrich
+
+    index = NearDuplicateIndex()
+    posts = {
+        "a": "URGENT: my grandmother in Ponce needs insulin, roads blocked. Please RT",
+        "b": "URGENT: my grandmother in Caguas needs insulin, roads blocked. Please RT",
+        "c": "RT @x: URGENT: my grandmother in Ponce needs insulin, roads blocked. Please RT!",
+    }
+    refs = {}
+    for i, (post_id, text) in enumerate(posts.items()):
+        fields = {"id": post_id, "text": text, "geo": {"lat": 18.2, "lon": -66.0}}
+        enrichment = enrich(fields)
+        assert enrichment["location"]["method"] != "gazetteer"
+        refs[post_id] = index.observe(post_id, text, i, enrichment)
+    assert refs["b"].cluster_id == "b" and refs["c"].cluster_id == "a"
+
+
 def test_sketches_estimate_jaccard_similarity_without_bias() -> None:
     import random
 
