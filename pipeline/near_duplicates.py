@@ -73,7 +73,8 @@ class ClusterRef:
 
 class _Cluster:
     __slots__ = (
-        "cluster_id", "key", "text", "sketch", "size", "last_seen_ms", "_named", "_anchors"
+        "cluster_id", "key", "text", "sketch", "size", "last_seen_ms", "_named", "_anchors",
+        "note",
     )  # fmt: skip
 
     def __init__(
@@ -95,6 +96,7 @@ class _Cluster:
         self._anchors: Anchors | None = None
         self.size = 1
         self.last_seen_ms = seen_ms
+        self.note: Any = None  # what a caller learnt about the cluster (the job: its language)
 
     def anchors(self) -> Anchors:
         if self._anchors is None:
@@ -247,6 +249,19 @@ class NearDuplicateIndex:
                 self._copies.inc()
             self._remember(post_id, cluster.cluster_id)
             return ClusterRef(cluster.cluster_id, cluster.size)
+
+    def note(self, cluster_id: str) -> Any:
+        """What :meth:`set_note` stored for a live cluster (None when expired or unset)."""
+        with self._lock:
+            cluster = self._clusters.get(cluster_id)
+            return cluster.note if cluster is not None else None
+
+    def set_note(self, cluster_id: str, value: Any) -> None:
+        """Store ``value`` with a live cluster; it expires and is evicted with the cluster."""
+        with self._lock:
+            cluster = self._clusters.get(cluster_id)
+            if cluster is not None:
+                cluster.note = value
 
     def _closest(
         self, sig: tuple[int, ...], text: str, key: str, enrichment: Mapping[str, Any] | None

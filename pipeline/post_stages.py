@@ -16,7 +16,6 @@ Everything is loaded in the worker (``load``), once per process.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -56,9 +55,6 @@ class PostStages:
         self._identifier = None
         self._index = None
         self._multilingual = None
-        # Copies of a post share its language: identified once per cluster (bounded).
-        self._cluster_languages: OrderedDict[str, LanguageGuess] = OrderedDict()
-        self._cluster_languages_max = options.duplicates.max_clusters if options.duplicates else 0
         self._language_counters: dict[tuple[str, str], Any] = {}  # (lang, source) → counter
 
     def load(self) -> None:
@@ -91,12 +87,13 @@ class PostStages:
         elif self._identifier is None:
             guess = LanguageGuess(UNDETERMINED, "post", 0.0)
         else:
-            known = self._cluster_languages.get(cluster.cluster_id) if cluster else None
+            # Copies of a post share its language: identified once per cluster, kept with the
+            # cluster in the process's near-duplicate index (so it expires with it).
+            index = self._index if cluster is not None else None
+            known = index.note(cluster.cluster_id) if index is not None else None
             guess = known or self._identifier.detect(post.text, cleaned)
-            if cluster is not None and known is None:
-                self._cluster_languages[cluster.cluster_id] = guess
-                if len(self._cluster_languages) > self._cluster_languages_max:
-                    self._cluster_languages.popitem(last=False)
+            if index is not None and known is None:
+                index.set_note(cluster.cluster_id, guess)
         counter = self._language_counters.get((guess.lang, guess.source))
         if counter is None:
             counter = metrics.POSTS_BY_LANGUAGE.labels(guess.lang, guess.source)
