@@ -36,6 +36,7 @@ from distill.operating_point import recall_at_precision  # noqa: E402
 
 HEADING = "## Adaptation: request recall on an unseen crisis as its posts are labelled"
 PLOT = ROOT / "benchmarks" / "adaptation_recall.png"
+SPLIT = "shuffled-v2"  # how the crisis is split into pool and evaluation half (cache key)
 
 
 def _feedback_line(i: int, text: str, gold: str, predicted: str, model: str) -> str:
@@ -67,7 +68,11 @@ def run_crisis(args: argparse.Namespace, crisis: str, out: Path) -> list[dict]:
     from models.package import LABELS, ModelPackage
 
     frame = pl.read_parquet(Path(args.data_dir) / "test" / "loco" / f"{crisis}.parquet")
-    frame = frame.filter(pl.col("gold").is_in(list(LABELS))).sample(fraction=1.0, seed=7)
+    # shuffle=True: polars keeps the row order of a full-fraction sample without it, and the
+    # fold files are stored in source-split blocks
+    frame = frame.filter(pl.col("gold").is_in(list(LABELS))).sample(
+        fraction=1.0, shuffle=True, seed=7
+    )
     texts = [r or t for r, t in zip(frame["raw_text"], frame["text"], strict=True)]
     gold = frame["gold"].to_list()
     half = len(texts) // 2
@@ -188,6 +193,15 @@ def table(rows: list[dict], command: str, base: str) -> str:
     return "\n".join(lines)
 
 
+def settings_dir(args: argparse.Namespace) -> Path:
+    """``--out/<hash of the settings>``: cached steps are reused only for the same settings."""
+    import hashlib
+
+    settings = [args.model, args.data_dir, args.replay_rows, args.epochs, args.test_rows, SPLIT]
+    digest = hashlib.sha256(json.dumps(settings, default=str).encode()).hexdigest()[:12]
+    return Path(args.out) / digest
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -208,8 +222,8 @@ def main() -> int:
         parser.error(
             f"{args.data_dir}/test/loco missing: run `triage distill prepare --loco` first"
         )
-    rows = [r for crisis in args.crises for r in run_crisis(args, crisis, Path(args.out))]
-    (Path(args.out) / "rows.json").write_text(json.dumps(rows, indent=1))
+    rows = [r for crisis in args.crises for r in run_crisis(args, crisis, settings_dir(args))]
+    (settings_dir(args) / "rows.json").write_text(json.dumps(rows, indent=1))
     if not args.no_write:
         plot(rows)
         command = "python benchmarks/adaptation.py " + " ".join(sys.argv[1:])

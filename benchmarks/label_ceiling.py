@@ -180,16 +180,20 @@ def _review_share_for_reach(gold: np.ndarray, probs: np.ndarray, thresholds, rul
     """The smallest review share with which ≥ ``REACH`` of the true requests reach ``requests``
     or ``review``, over every request review floor (the fold's own best: an oracle).
 
-    ``rule``: ``job`` (every post below its label's threshold goes to review, as the job routes)
-    or ``requests-only`` (only possible requests go to review; other unsure posts keep their
+    ``rule``: ``job`` (every post below its label's threshold goes to review, as the job routes:
+    :func:`distill.operating_point.request_review_floor` on the fold itself) or
+    ``requests-only`` (only possible requests go to review; other unsure posts keep their
     label's topic)."""
+    from distill.operating_point import request_review_floor
     from models.package import LABELS
 
+    if rule == "job":
+        return float(request_review_floor(gold, probs, thresholds, REACH)[1]["review_share"])
     r = LABELS.index("request")
     top = probs.argmax(1)
     below = probs.max(1) < np.array([thresholds.get(LABELS[i], 0.0) for i in top])
     to_requests = (top == r) & ~below
-    unsure = below if rule == "job" else below & (top == r)
+    unsure = below & (top == r)
     truth = gold == "request"
     best = 1.0
     for floor in np.unique(probs[truth, r]):
@@ -202,7 +206,7 @@ def _review_share_for_reach(gold: np.ndarray, probs: np.ndarray, thresholds, rul
 def operating_point_rows(model: str, data_dir: Path) -> tuple[str, list[dict]]:
     """Per fold: the oracle review share for ``REACH`` under both rules (see module docstring)."""
     from distill.folds import fold_sets
-    from distill.loco_eval import LocoRun, _allowed_crises, _predict, thresholds_of
+    from distill.loco_eval import LocoRun, allowed_crises, predict_crises, thresholds_of
     from distill.predictors import load_predictor
     from distill.scope import model_scope
     from models.package import resolve_model
@@ -214,8 +218,8 @@ def operating_point_rows(model: str, data_dir: Path) -> tuple[str, list[dict]]:
     path = resolve_model(model)
     scope = model_scope(path)
     predictor = load_predictor(path, threads=2, batch_size=32)
-    allowed, _ = _allowed_crises(predictor.name, scope, info, run, "fold")
-    scored = _predict(predictor, {f: frames[f] for f in allowed}, scope, run, "loco-", {})
+    allowed, _ = allowed_crises(predictor.name, scope, info, run, "fold")
+    scored = predict_crises(predictor, {f: frames[f] for f in allowed}, scope, run, "loco-", {})
     thresholds = thresholds_of(predictor)
     rows = []
     for crisis, (gold, probs, _) in scored.items():

@@ -112,15 +112,17 @@ def measure(name: str, factory: Callable[[], Callable[[str], str]], texts, gold)
 
 
 def shortcut_shares(texts: list[str], gold: list[str]) -> dict[str, float]:
-    """Share of each gold language's posts that the job calls English by its function words."""
-    from pipeline.language import reads_as_english
+    """Share of each gold language's posts that the job's identifier settles by the English
+    function-word shortcut (its own path: cleaning and the short-text gate first)."""
+    from pipeline.language import ENGLISH_WORDS, shared_identifier
 
+    identifier = shared_identifier()
     names = {"en-humaid": "English HumAID posts", "en": "the English translations set",
              "es": "the Spanish", "fr": "the French"}  # fmt: skip
     out = {}
     for lang, name in names.items():
         posts = [t for t, g in zip(texts, gold, strict=True) if g == lang]
-        out[name] = sum(map(reads_as_english, posts)) / len(posts)
+        out[name] = sum(identifier.detect(t).source == ENGLISH_WORDS for t in posts) / len(posts)
     return out
 
 

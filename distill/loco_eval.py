@@ -91,7 +91,7 @@ def _fold_posts(frame: pl.DataFrame, scope: DataScope, root: str | None) -> pl.D
     return frame.filter(~pl.col("dup_key").is_in(list(legacy_keys(root))))
 
 
-def _allowed_crises(
+def allowed_crises(
     name: str, scope: DataScope, info: Mapping[str, Mapping[str, Any]], run: LocoRun, what: str
 ) -> tuple[list[str], dict]:
     """Crises of ``info`` that ``name`` may be scored on (``what``: "fold" or "dev crisis"),
@@ -109,7 +109,7 @@ def _allowed_crises(
     return allowed, refused
 
 
-def _predict(
+def predict_crises(
     predictor: Predictor,
     frames: Mapping[str, pl.DataFrame],
     scope: DataScope,
@@ -167,14 +167,14 @@ def choose_floor(
     the dev crises the model never saw (never a fold's), and how it does there."""
     if run.review_floor_reach is None or not run.dev_crises:
         raise TriageError("choosing a review floor needs dev crises and a reach target")
-    allowed, refused = _allowed_crises(predictor.name, scope, run.dev_info, run, "dev crisis")
+    allowed, refused = allowed_crises(predictor.name, scope, run.dev_info, run, "dev crisis")
     if not allowed:
         raise TriageError(
             f"{predictor.name}: no dev crisis left to choose a review floor on "
             "(it was trained on every one)"
         )
     frames = {name: run.dev_crises[name] for name in allowed}
-    gold, probs = _pool(_predict(predictor, frames, scope, run, "loco-dev-", seen))
+    gold, probs = _pool(predict_crises(predictor, frames, scope, run, "loco-dev-", seen))
     floor, scores = request_review_floor(gold, probs, thresholds, run.review_floor_reach)
     request = scores["labels"]["request"]
     return {
@@ -193,7 +193,7 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
     """One model on every fold it may be scored on (twice with a chosen review floor)."""
     scope = model_scope(path)
     predictor = load_predictor(path, threads=run.threads, batch_size=run.batch_size)
-    allowed, refused = _allowed_crises(predictor.name, scope, run.fold_info, run, "fold")
+    allowed, refused = allowed_crises(predictor.name, scope, run.fold_info, run, "fold")
     if not allowed:
         raise TriageError(f"{predictor.name}: no fold left to score (every crisis was trained on)")
     thresholds = thresholds_of(predictor)
@@ -211,7 +211,7 @@ def score_model(path: Path, role: str, run: LocoRun) -> dict[str, Any]:
     }
     seen: dict[str, np.ndarray] = {}
     frames = {fold: run.folds[fold] for fold in allowed}
-    scored = _predict(predictor, frames, scope, run, "loco-", seen)
+    scored = predict_crises(predictor, frames, scope, run, "loco-", seen)
     entry.update(_scores(scored, thresholds, floors))
     if floors:  # what the package's own review floors cost and bring
         entry["without_floors"] = _scores(scored, thresholds, {})

@@ -223,7 +223,7 @@ def test_a_shipped_floor_is_reported_with_and_without_it(scoped_model, tmp_path)
     with_floor, without = model["macro"], model["without_floors"]["macro"]
     request, request_before = with_floor["labels"]["request"], without["labels"]["request"]
     assert request["reach"] >= request_before["reach"]
-    assert with_floor["review_share"] >= without["review_share"]
+    assert with_floor["review_share"] > without["review_share"]  # the floor adds reviews
     report = (tmp_path / "out" / "loco.md").read_text()
     assert "request ≥ 0.20; review if P(request) ≥ 0.0500 |" in report
     assert "request ≥ 0.20; without its review floor |" in report
