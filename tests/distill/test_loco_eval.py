@@ -16,7 +16,7 @@ from distill.folds import DEV_DIR, FOLD_COLUMNS, write_folds
 from distill.loco_eval import LocoRun, evaluate_folds
 from distill.loco_report import SECTION, publish_loco
 from models.errors import TriageError
-from models.package import ModelPackage, write_metadata
+from models.package import LABELS, ModelPackage, write_metadata
 from models.repository import bumped
 
 TEXTS = [
@@ -218,6 +218,9 @@ def test_floor_package_carries_the_floor(scoped_model, tmp_path):
 
 def test_a_shipped_floor_is_reported_with_and_without_it(scoped_model, tmp_path):
     floored = write_floor_package(scoped_model, _choice(0.05), tmp_path / "floored")
+    meta = json.loads((floored / "triage.json").read_text())
+    meta["thresholds"] = {**meta["thresholds"], **dict.fromkeys(LABELS[1:], 0.0)}
+    (floored / "triage.json").write_text(json.dumps(meta))  # few unsure posts without the floor
     results = evaluate_folds([floored], _run(tmp_path), command="test")
     (model,) = results["models"]
     with_floor, without = model["macro"], model["without_floors"]["macro"]
