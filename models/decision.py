@@ -7,7 +7,7 @@ changes model, calibration and thresholds together, and nothing downstream holds
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 LOW_CONFIDENCE = "low_confidence"
 POSSIBLE_PREFIX = "possible_"  # + label, e.g. possible_request: that label's review floor
@@ -31,3 +31,17 @@ def review_reason(
         if other != label and probabilities.get(other, 0.0) >= floor:
             return POSSIBLE_PREFIX + other
     return None
+
+
+def decide(
+    labels: Sequence[str],
+    rows: Iterable[Sequence[float]],
+    thresholds: Mapping[str, float],
+    review_floors: Mapping[str, float] | None = None,
+) -> Iterator[tuple[str, dict[str, float], str | None]]:
+    """Per probability row (in ``labels`` order): top label, rounded probabilities, and the
+    review reason (:func:`review_reason`)."""
+    for row in rows:
+        probabilities = {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)}
+        label = labels[max(range(len(labels)), key=lambda i: row[i])]
+        yield label, probabilities, review_reason(label, probabilities, thresholds, review_floors)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.decision import review_reason
+from models.decision import decide
 from models.errors import ModelPackageError, first_line
 from models.package import METADATA_FILE, verify_files
 from models.preprocess import normalize_text
@@ -153,14 +153,11 @@ class MultilingualClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label, probabilities and review decision per text, all from this package."""
-        package, labels = self.package, self.package.labels
-        results = []
-        for row in self.predict_proba(texts):
-            label = labels[int(row.argmax())]
-            probabilities = {lab: round(float(p), 6) for lab, p in zip(labels, row, strict=True)}
-            reason = review_reason(label, probabilities, package.thresholds, package.review_floors)
-            results.append(Prediction(label, probabilities, package.model_id, reason))
-        return results
+        package = self.package
+        decided = decide(
+            package.labels, self.predict_proba(texts), package.thresholds, package.review_floors
+        )
+        return [Prediction(label, probs, package.model_id, why) for label, probs, why in decided]
 
 
 _SHARED: dict[str, MultilingualClassifier] = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.decision import review_reason
+from models.decision import decide
 from models.errors import ModelPackageError, TriageError, first_line
 from models.package import ModelPackage, resolve_model
 from models.preprocess import PREPROCESSORS
@@ -180,17 +180,11 @@ class OnnxClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label, probabilities and review decision per text, all from this one package."""
-        probs = self.predict_proba(texts)
         package = self.package
-        results = []
-        for row in probs:
-            label = self.labels[int(row.argmax())]
-            probabilities = {
-                lab: round(float(p), 6) for lab, p in zip(self.labels, row, strict=True)
-            }
-            reason = review_reason(label, probabilities, package.thresholds, package.review_floors)
-            results.append(Prediction(label, probabilities, package.model_id, reason))
-        return results
+        decided = decide(
+            self.labels, self.predict_proba(texts), package.thresholds, package.review_floors
+        )
+        return [Prediction(label, probs, package.model_id, why) for label, probs, why in decided]
 
     def self_test(self) -> None:
         """Classify one post; ModelPackageError (one line) when the graph fails or its output

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,21 @@ def row_to_post(
 
 
 def table_rows(frame: Any) -> Iterator[dict[str, Any]]:
-    """A polars DataFrame's rows, empty optional contract fields dropped."""
+    """A polars DataFrame's rows, empty optional contract fields dropped; a typed timestamp
+    column (Parquet) becomes the contract's ISO-8601 UTC text."""
     for row in frame.iter_rows(named=True):
-        yield {k: v for k, v in row.items() if not (k in CSV_FIELDS and v in (None, ""))}
+        yield {
+            k: _iso_utc(v) if isinstance(v, datetime) else v
+            for k, v in row.items()
+            if not (k in CSV_FIELDS and v in (None, ""))
+        }
+
+
+def _iso_utc(value: datetime) -> str:
+    """A datetime as ISO-8601 UTC with a ``Z`` (a naive one is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def scan_table(path: Path, fmt: str) -> Any:

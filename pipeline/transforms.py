@@ -26,6 +26,7 @@ from pipeline.contract import (
     parse_record,
     utc_now_iso,
 )
+from pipeline.enrich import enrich
 from pipeline.kafka import KafkaMessage, KafkaRecord
 from pipeline.post_stages import PostStageOptions, PostStages
 from pipeline.routing import DLQ, route_of, routed_message, topic_for
@@ -110,17 +111,13 @@ class RoutePosts(beam.DoFn):
         self._prefix = output_prefix
         self._stage_options = stages or PostStageOptions()
         self._stages: PostStages | None = None
-        self._enrich = None
+        self._enrich = enrich
         self._routed: dict[tuple[str, str, str], Any] = {}  # (route, label, version) → counter
 
     def setup(self) -> None:
         self._stages = PostStages(self._stage_options)
         self._stages.load()
-        try:  # optional: location/resource enrichment, when that module is installed
-            from pipeline.enrich import enrich
-        except ImportError:
-            enrich = None
-        self._enrich = enrich
+        self._enrich = enrich  # an attribute, so a test can make enrichment fail
 
     def process(self, element: tuple[Post, PredictionResult]) -> Iterator[Any]:
         post, result = element
@@ -152,7 +149,7 @@ class RoutePosts(beam.DoFn):
             self.setup()
         stages = self._stages
         prediction = result.inference
-        enrichment = self._enrich(post.fields) if self._enrich is not None else None
+        enrichment = self._enrich(post.fields)
         cluster, language = stages.annotate(post, enrichment)
         if not stages.reads(language.lang):
             prediction = stages.reclassify(post, language.lang, prediction)

@@ -66,10 +66,13 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
     return list(files)
 
 
-def plan_chunks(files: list[Path], chunk_rows: int, text_column: str = "text") -> list[Chunk]:
+def plan_chunks(
+    files: list[Path], chunk_rows: int, text_column: str = "text", id_column: str | None = None
+) -> list[Chunk]:
     """Every file's chunks of at most ``chunk_rows`` rows (empty files have none).
 
-    A CSV or Parquet file without ``text_column`` is an error here, before any work starts.
+    A CSV or Parquet file without ``text_column`` (or ``id_column``, when given) is an error
+    here, before any work starts.
     """
     chunks: list[Chunk] = []
     for file_index, path in enumerate(files):
@@ -77,14 +80,14 @@ def plan_chunks(files: list[Path], chunk_rows: int, text_column: str = "text") -
         if fmt == "jsonl":
             chunks.extend(_jsonl_chunks(path, file_index, chunk_rows))
             continue
-        total = _table_rows(path, fmt, text_column)
+        total = _table_rows(path, fmt, text_column, id_column)
         for index, first in enumerate(range(0, total, chunk_rows)):
             rows = min(chunk_rows, total - first)
             chunks.append(Chunk(str(path), fmt, file_index, index, first, rows))
     return chunks
 
 
-def _table_rows(path: Path, fmt: str, text_column: str) -> int:
+def _table_rows(path: Path, fmt: str, text_column: str, id_column: str | None) -> int:
     import polars as pl
 
     try:
@@ -93,10 +96,11 @@ def _table_rows(path: Path, fmt: str, text_column: str) -> int:
         total = int(lazy.select(pl.len()).collect().item())
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         raise TriageError(f"{path}: cannot read as {fmt.upper()}: {exc}") from exc
-    if total and text_column not in columns:
-        raise TriageError(
-            f"{path}: no {text_column!r} column (has: {', '.join(columns)}); pass --text-column"
-        )
+    for column, flag in ((text_column, "--text-column"), (id_column, "--id-column")):
+        if total and column is not None and column not in columns:
+            raise TriageError(
+                f"{path}: no {column!r} column (has: {', '.join(columns)}); pass {flag}"
+            )
     return total
 
 

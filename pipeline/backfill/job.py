@@ -61,7 +61,7 @@ def run_backfill(
     """
     start = time.monotonic()
     files = expand_inputs(list(config.inputs))
-    chunks = plan_chunks(files, config.chunk_rows, config.text_column)
+    chunks = plan_chunks(files, config.chunk_rows, config.text_column, config.id_column)
     if not chunks:
         raise TriageError("the input files hold no rows")
     if config.scheduler:

@@ -57,6 +57,8 @@ def test_inputs_and_columns_errors(tmp_path: Path) -> None:
     csv.write_text("body\nhello\n")
     with pytest.raises(TriageError, match="no 'text' column"):
         plan_chunks(expand_inputs([str(csv)]), chunk_rows=10)
+    with pytest.raises(TriageError, match="no 'tweet_id' column.*--id-column"):
+        plan_chunks([csv], chunk_rows=10, text_column="body", id_column="tweet_id")
 
 
 def test_integer_ids_become_strings_and_empty_cells_empty_text(tmp_path: Path) -> None:
@@ -68,3 +70,17 @@ def test_integer_ids_become_strings_and_empty_cells_empty_text(tmp_path: Path) -
     csv.write_text('text,event\n"",quake\n')
     (row,) = _all_rows([csv], chunk_rows=10, text_column="text")
     assert row.post == {"id": "cells-0", "text": "", "event": "quake"}
+
+
+def test_a_typed_parquet_timestamp_becomes_a_valid_created_at(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from pipeline.contract import validate_post
+
+    path = tmp_path / "typed.parquet"
+    pl.DataFrame(
+        {"id": ["a"], "text": ["need water"], "created_at": [datetime(2017, 9, 21, 14, 3, 5)]}
+    ).write_parquet(path)
+    (row,) = _all_rows([path], chunk_rows=10, text_column="text")
+    assert row.post["created_at"] == "2017-09-21T14:03:05Z"
+    validate_post(row.post)  # no invalid_field: the contract accepts it
